@@ -1,0 +1,37 @@
+# optviz — the two commands of the README:
+#   make lab    set up the environment (if missing) and open the course in JupyterLab
+#   make test   set up the environment (if missing) and run every test
+# The environment is a virtual environment in .venv (override: make test VENV=/path).
+# torch is installed through constraints.txt: on the course machines this resolves to the local
+# CPU wheel of torch 2.13.0, on a Linux machine with an NVIDIA GPU to PyPI's CUDA build of it.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+STAMP  := $(VENV)/.optviz-installed
+JOBS   ?= 2
+
+.PHONY: lab test setup bench clean-venv
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -c constraints.txt torch
+	$(PIP) install --quiet -c constraints.txt -e ".[lab,test]"
+	$(PY) -c "import torch, optviz; print('optviz готов: torch', torch.__version__, '| CUDA:', torch.cuda.is_available())"
+	touch $(STAMP)
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab lectures/
+
+test: $(STAMP)
+	$(PY) -m pytest -n $(JOBS) --timeout 900
+
+bench: $(STAMP)
+	$(PY) -m benchmarks.run_all
+
+clean-venv:
+	rm -rf $(VENV)
