@@ -18,6 +18,7 @@ __all__ = [
     "check_choice",
     "check_int",
     "check_probability_vector",
+    "check_betas",
     "interval_text",
     "NonFiniteGradientError",
 ]
@@ -44,7 +45,7 @@ def interval_text(low: float, high: float, low_open: bool, high_open: bool) -> s
 
 def _values(value) -> list[float] | None:
     """All elements of ``value`` as floats, or None when it is not numeric."""
-    if isinstance(value, bool):
+    if isinstance(value, (bool, str, bytes)):
         return None
     if isinstance(value, torch.Tensor):
         if value.is_complex() or value.dtype == torch.bool:
@@ -137,3 +138,15 @@ def check_probability_vector(name: str, value, n: int | None = None, *, strict: 
             f"Элементы параметра {name} должны в сумме давать 1, получено {float(t.sum()):.6g}."
         )
     return t
+
+
+def check_betas(betas, *, beta2_closed: bool = False) -> tuple:
+    """A pair ``(beta1, beta2)`` with β₁ ∈ [0, 1) and β₂ ∈ [0, 1) (``beta2_closed``: [0, 1]).
+
+    Errors name ``betas[0]`` / ``betas[1]``; returns the pair as a tuple (numbers or tensors kept).
+    """
+    if isinstance(betas, (str, bytes)) or not hasattr(betas, "__len__") or len(betas) != 2:
+        raise ValueError(f"Параметр betas должен быть парой чисел (beta1, beta2), получено {betas!r}.")
+    check_range("betas[0]", betas[0], 0.0, 1.0, high_open=True)
+    check_range("betas[1]", betas[1], 0.0, 1.0, high_open=not beta2_closed)
+    return tuple(betas)

@@ -62,8 +62,11 @@ class Optimizer(torch.optim.Optimizer):
         grads = [p.grad for g in self.param_groups for p in g["params"] if p.grad is not None]
         if not grads:
             return True
-        flags = torch.stack([torch.isfinite(g).all() for g in grads])
-        if bool(flags.all()):
+        if len(grads) == 1:
+            finite = torch.isfinite(grads[0]).all()
+        else:  # the largest |g| of every tensor in one reduction: inf or NaN iff some entry is
+            finite = torch.isfinite(torch.stack(torch._foreach_norm(grads, float("inf")))).all()
+        if bool(finite):
             return True
         if self.nonfinite == "skip":
             self.skipped_steps += 1

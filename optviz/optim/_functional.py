@@ -62,17 +62,38 @@ def kl_mirror_step(pi: torch.Tensor, h: torch.Tensor, lr, *, decay=0.0, prior: t
     return torch.softmax(logits, dim=-1)
 
 
-def matrix_inverse_root(a: torch.Tensor, p: float, *, eps: float = 0.0, compute_dtype=torch.float64) -> torch.Tensor:
+def matrix_inverse_root(a: torch.Tensor, p: float, *, eps: float = 0.0, compute_dtype=torch.float64,
+                        pinv_atol: float | None = None, pinv_rtol: float | None = None) -> torch.Tensor:
     r"""Inverse p-th root :math:`A^{-1/p}` of a symmetric PSD matrix by eigendecomposition.
 
     :math:`A = Q \Lambda Q^\top \Rightarrow A^{-1/p} = Q\,\max(\Lambda, \varepsilon)^{-1/p} Q^\top`,
     computed in ``compute_dtype`` (float64 by default: float32 ``eigh`` is unstable for
-    ill-conditioned factors) and returned in ``a``'s dtype.
+    ill-conditioned factors) and returned in ``a``'s dtype. Works on a batch ``(..., d, d)``.
+
+    Pseudo-inverse root: when ``pinv_atol`` or ``pinv_rtol`` is given, eigenvalues
+    :math:`\lambda_i \le \text{atol} + \text{rtol}\cdot\lambda_{\max}` are treated as exact zeros
+    and get :math:`0` instead of :math:`\lambda_i^{-1/p}` (Moore–Penrose semantics: the root acts
+    only on the numerical range of ``a``).
     """
     work = a.to(compute_dtype)
     work = 0.5 * (work + work.transpose(-1, -2))
     evals, evecs = torch.linalg.eigh(work)
     floor = eps if eps > 0 else torch.finfo(compute_dtype).tiny
-    evals = evals.clamp_min(floor)
-    root = (evecs * evals.pow(-1.0 / p).unsqueeze(-2)) @ evecs.transpose(-1, -2)
+    inv_root = evals.clamp_min(floor).pow(-1.0 / p)
+    if pinv_atol is not None or pinv_rtol is not None:
+        lam_max = evals[..., -1:].clamp_min(0.0)
+        cutoff = (pinv_atol or 0.0) + (pinv_rtol or 0.0) * lam_max
+        inv_root = torch.where(evals > cutoff, inv_root, torch.zeros_like(inv_root))
+    root = (evecs * inv_root.unsqueeze(-2)) @ evecs.transpose(-1, -2)
     return root.to(a.dtype)
+
+
+# -- fused float / tensor-hyperparameter arithmetic (torch's rounding for plain numbers) --------
+def _plus_scaled(x: torch.Tensor, y: torch.Tensor, a) -> torch.Tensor:
+    """New tensor ``x + a·y``."""
+    return x + a * y if isinstance(a, torch.Tensor) else x.add(y, alpha=a)
+
+
+def _add_scaled_(x: torch.Tensor, y: torch.Tensor, a) -> torch.Tensor:
+    """In place ``x ← x + a·y``."""
+    return x.add_(a * y) if isinstance(a, torch.Tensor) else x.add_(y, alpha=a)

@@ -8,6 +8,7 @@ import torch
 
 from .._checks import check_range
 from ._base import Optimizer
+from ._functional import _add_scaled_, _plus_scaled
 
 __all__ = ["SGD"]
 
@@ -46,7 +47,7 @@ class SGD(Optimizer):
         for p in self._params_with_grad(group):
             g = -p.grad if group["maximize"] else p.grad
             if not _is_zero(wd):
-                g = g + wd * p
+                g = _plus_scaled(g, p, wd)
             state = self.state[p]
             state["step"] = state.get("step", 0) + 1
             if not _is_zero(mu):
@@ -54,14 +55,11 @@ class SGD(Optimizer):
                 if buf is None:
                     buf = state["momentum_buffer"] = g.detach().clone()
                 else:
-                    buf.mul_(mu).add_(g * (1 - damp) if not _is_zero(damp) else g)
-                d = g + mu * buf if group["nesterov"] else buf
+                    _add_scaled_(buf.mul_(mu), g, 1 - damp)
+                d = _plus_scaled(g, buf, mu) if group["nesterov"] else buf
             else:
                 d = g
-            if isinstance(lr, torch.Tensor):
-                p.sub_(lr * d)
-            else:
-                p.add_(d, alpha=-lr)
+            _add_scaled_(p, d, -lr)
 
 
 def _is_zero(x) -> bool:

@@ -1,0 +1,49 @@
+"""Run every benchmark side by side and write ``benchmarks/RESULTS.md``.
+
+Usage: ``make bench`` (or ``python -m benchmarks.run_all``). Each ``benchmarks/bench_*.py`` module
+exposes ``main() -> str`` returning a Markdown section; this script only collects them.
+Speed is reported as ratios measured in one run, never asserted in tests.
+"""
+
+from __future__ import annotations
+
+import datetime
+import importlib
+import os
+import pathlib
+import platform
+import sys
+
+import torch
+
+HERE = pathlib.Path(__file__).resolve().parent
+MODULES = ["bench_train_step", "bench_toys"]
+
+
+def header() -> str:
+    cuda = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "нет"
+    return (
+        "# Результаты бенчмарков optviz\n\n"
+        "Файл создаётся командой `make bench` (`python -m benchmarks.run_all`). Все скорости — отношения,\n"
+        "измеренные бок о бок в одном запуске; в тестах времени нет.\n\n"
+        f"- дата: {datetime.date.today().isoformat()}\n"
+        f"- машина: {platform.machine()}, ядер CPU: {os.cpu_count()}, потоков torch: {torch.get_num_threads()}\n"
+        f"- Python {platform.python_version()}, torch {torch.__version__}, GPU: {cuda}\n"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    names = (argv if argv else None) or MODULES
+    sections = [header()]
+    for name in names:
+        module = importlib.import_module(f"benchmarks.{name}")
+        print(f"== {name}", file=sys.stderr, flush=True)
+        sections.append(module.main())
+    text = "\n\n".join(s.strip() for s in sections) + "\n"
+    (HERE / "RESULTS.md").write_text(text, encoding="utf-8")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
