@@ -18,6 +18,8 @@ Step counters are plain Python ints kept in ``state[p]["step"]`` so that ``state
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from .._checks import NonFiniteGradientError, check_choice
@@ -59,14 +61,13 @@ class Optimizer(torch.optim.Optimizer):
 
         One reduction over all gradients (a single device synchronisation per step).
         """
-        grads = [p.grad for g in self.param_groups for p in g["params"] if p.grad is not None]
+        grads = [p.grad for g in self.param_groups for p in g["params"] if p.grad is not None and p.grad.numel()]
         if not grads:
             return True
-        if len(grads) == 1:
-            finite = torch.isfinite(grads[0]).all()
-        else:  # the largest |g| of every tensor in one reduction: inf or NaN iff some entry is
-            finite = torch.isfinite(torch.stack(torch._foreach_norm(grads, float("inf")))).all()
-        if bool(finite):
+        # max |g| of every tensor (no overflow, unlike a sum): inf or NaN exactly when some entry is
+        norms = torch._foreach_norm(grads, float("inf"))
+        largest = norms[0] if len(norms) == 1 else torch.stack(norms).max()
+        if math.isfinite(float(largest)):
             return True
         if self.nonfinite == "skip":
             self.skipped_steps += 1
