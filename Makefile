@@ -1,6 +1,8 @@
 # optviz — the two commands of the README:
 #   make lab    set up the environment (if missing) and open the course in JupyterLab
-#   make test   set up the environment (if missing) and run every test
+#   make test   set up the environment (if missing) and run every test (the browser test of
+#               tests/browser needs /usr/bin/chromium: `.ci/run` installs Debian's chromium first)
+#   make site   execute every lecture headless and write the static offline HTML site into site/
 # The environment is a virtual environment in .venv (override: make test VENV=/path).
 # torch is installed through constraints.txt: on the course machines this resolves to the local
 # CPU wheel of torch 2.13.0, on a Linux machine with an NVIDIA GPU to PyPI's CUDA build of it.
@@ -12,7 +14,7 @@ PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.optviz-installed
 JOBS   ?= 2
 
-.PHONY: lab test setup bench clean-venv
+.PHONY: lab test site setup bench clean-venv
 
 setup: $(STAMP)
 
@@ -20,7 +22,7 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet -c constraints.txt torch
-	$(PIP) install --quiet -c constraints.txt -e ".[lab,test]"
+	$(PIP) install --quiet -c constraints.txt -e ".[lab,test,browser]"
 	$(PY) -c "import torch, optviz; print('optviz готов: torch', torch.__version__, '| CUDA:', torch.cuda.is_available())"
 	touch $(STAMP)
 
@@ -29,6 +31,9 @@ lab: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -n $(JOBS) --timeout 900
+
+site: $(STAMP)
+	$(PY) -m optviz.site --out site/
 
 bench: $(STAMP)
 	$(PY) -m benchmarks.run_all

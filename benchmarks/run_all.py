@@ -17,7 +17,7 @@ import sys
 import torch
 
 HERE = pathlib.Path(__file__).resolve().parent
-MODULES = ["bench_train_step", "bench_toys", "bench_landscape"]
+MODULES = ["bench_train_step", "bench_toys", "bench_landscape", "bench_widgets"]
 
 
 def header() -> str:

@@ -266,6 +266,10 @@ def _as_starts(x0, dim) -> np.ndarray:
     return a
 
 
+#: hyperparameters whose value is itself a vector (never a sweep over runs)
+VECTOR_HYPER = frozenset({"prior", "pi_init", "betas"})
+
+
 def _is_grid_value(v) -> bool:
     if isinstance(v, torch.Tensor):
         return v.numel() > 1
@@ -284,7 +288,9 @@ def _split_hyper(hyper: dict):
     for k, v in hyper.items():
         if k == "_betas":
             continue
-        if _is_grid_value(v):
+        if k in VECTOR_HYPER:
+            scalars[k] = v
+        elif _is_grid_value(v):
             arrays[k] = np.asarray(v.detach().cpu().numpy() if isinstance(v, torch.Tensor) else v,
                                    dtype=np.float64).reshape(-1)
         else:

@@ -339,3 +339,19 @@ def test_matrix_aware_method_sees_a_vector_and_is_looped():
             opt.step()
             pts.append(x.detach().clone())
         np.testing.assert_allclose(tr.points[:, i], torch.stack(pts).numpy(), rtol=1e-11, atol=1e-12)
+
+
+def test_vector_valued_hyperparameters_are_not_sweeps():
+    """A NumPy prior / pi_init is one vector for every run, not one value per run."""
+    from optviz.optim import ALSO
+    from optviz.problems import DROToy
+
+    problem = DROToy()
+    prior = np.asarray(problem.prior("inverse_frequency"), dtype=float)
+    as_array = run(problem, ALSO, problem.start, 15, n_groups=problem.n_groups, lr=0.05, pi_lr=0.5,
+                   prior=prior, pi_init=prior)
+    as_list = run(problem, ALSO, problem.start, 15, n_groups=problem.n_groups, lr=0.05, pi_lr=0.5,
+                  prior=prior.tolist(), pi_init=prior.tolist())
+    assert as_array.n_runs == 1
+    np.testing.assert_array_equal(as_array.pi, as_list.pi)
+    np.testing.assert_array_equal(as_array.points, as_list.points)

@@ -17,6 +17,7 @@ used automatically when the environment variable ``OPTVIZ_STATIC=1`` is set (the
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 import warnings
@@ -70,6 +71,10 @@ class Explorer:
         self._fig: go.FigureWidget | None = None
         self._controls_box = controls_box or W.VBox(list(self.controls.values()))
         self._extra = list(extra)
+        self._holding = 0
+        self._pending: list = []
+        self._live = False
+        self._sent_template = None   # the layout template last sent to the widget (re-sent only if changed)
         for w in self.controls.values():
             w.observe(self._on_change, names="value")
 
@@ -79,11 +84,59 @@ class Explorer:
         return {k: w.value for k, w in self.controls.items()}
 
     def set(self, **values) -> None:
-        """Set controls programmatically (each change triggers one update, as a slider move would)."""
-        for k, v in values.items():
+        """Set several controls with **one** update (none if nothing changed), as a user would.
+
+        Dependent controls are adjusted as for a manual change (:meth:`before_update`), but the
+        values given here win (``set(problem="booth", x0=1, y0=2)`` keeps this start).
+        """
+        for k in values:
             if k not in self.controls:
                 raise ValueError(f"Нет элемента управления {k!r}; есть: {', '.join(self.controls)}.")
-            self.controls[k].value = v
+        with self.hold():
+            for k, v in values.items():
+                self.controls[k].value = v
+            changes = self._drain()
+            for change in changes:
+                self.before_update(change)
+            for k, v in values.items():
+                self.controls[k].value = v
+            self._drain()
+        if changes:
+            with self._live_build():
+                self._update()
+
+    @contextlib.contextmanager
+    def hold(self):
+        """Inside the block control changes are only recorded (no recompute)."""
+        self._holding += 1
+        try:
+            yield
+        finally:
+            self._holding -= 1
+
+    def _drain(self) -> list:
+        pending, self._pending = self._pending, []
+        return pending
+
+    @property
+    def live(self) -> bool:
+        """True while building the figure for the FigureWidget: builders may skip plotly's validation
+        (``validate=False``), since the widget validates what it receives."""
+        return self._live
+
+    @contextlib.contextmanager
+    def _live_build(self):
+        self._live = True
+        try:
+            yield
+        finally:
+            self._live = False
+
+    def before_update(self, change) -> None:
+        """Hook: adjust dependent controls (runs inside :meth:`hold`) before a recompute."""
+
+    def after_sync(self) -> None:
+        """Hook: runs after the FigureWidget was updated or created (e.g. re-attach click callbacks)."""
 
     def figure(self, **overrides) -> go.Figure:
         """The figure for the current settings (with ``overrides``), without touching the widget."""
@@ -97,11 +150,24 @@ class Explorer:
     def widget(self) -> go.FigureWidget:
         """The live FigureWidget (created on first use)."""
         if self._fig is None:
-            self._fig = go.FigureWidget(self.figure())
+            with self._live_build():
+                self._fig = go.FigureWidget(self.figure())
+            self._sent_template = None
+            self.after_sync()
         return self._fig
 
     # -- updates ------------------------------------------------------------------------------
     def _on_change(self, change=None) -> None:
+        if self._holding:
+            self._pending.append(change)
+            return
+        with self.hold():
+            self.before_update(change)
+            self._drain()
+        with self._live_build():
+            self._update()
+
+    def _update(self) -> None:
         t0 = time.perf_counter()
         try:
             new = self.figure()
@@ -114,17 +180,33 @@ class Explorer:
         self.updates += 1
 
     def _sync(self, new: go.Figure) -> None:
+        """Copy ``new`` into the FigureWidget in place.
+
+        Traces whose ``meta['optviz_static']`` key is unchanged (the contour of an unchanged problem)
+        are not re-sent, and the layout template is sent only when it changes.
+        """
         fw = self.widget
+        same = len(fw.data) == len(new.data) and all(a.type == b.type for a, b in zip(fw.data, new.data))
+        layout = new.layout.to_plotly_json()
+        template = layout.pop("template", None)
+        if template is not None and template != self._sent_template:
+            layout["template"] = template
         with fw.batch_update():
-            if len(fw.data) == len(new.data) and all(a.type == b.type for a, b in zip(fw.data, new.data)):
+            if same:
                 for old_tr, new_tr in zip(fw.data, new.data):
+                    key = _static_key(new_tr)
+                    if key is not None and key == _static_key(old_tr):
+                        continue
                     props = new_tr.to_plotly_json()
                     props.pop("type", None)
                     old_tr.update(props, overwrite=True)
             else:
                 fw.data = []
                 fw.add_traces(list(new.data))
-            fw.layout.update(new.layout.to_plotly_json(), overwrite=True)
+            fw.layout.update(layout, overwrite=True)
+        if template is not None:
+            self._sent_template = template
+        self.after_sync()
 
     # -- display ------------------------------------------------------------------------------
     def box(self) -> W.Widget:
@@ -161,3 +243,9 @@ def _fmt(v) -> str:
     from ..viz._style import fmt_num
 
     return fmt_num(v) if isinstance(v, (int, float, np.number)) else str(v)
+
+
+def _static_key(trace):
+    meta = getattr(trace, "meta", None)
+    return meta.get("optviz_static") if isinstance(meta, dict) else None
+
