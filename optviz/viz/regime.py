@@ -53,6 +53,7 @@ import math
 import numpy as np
 import plotly.graph_objects as go
 
+from .._cache import LRUCache
 from ._plotly import LAYOUT_DEFAULTS
 from ._style import fmt_num
 from .trajectories import (
@@ -220,7 +221,7 @@ def measured_error_rate(trace, run: int = 0) -> float:
     return float((gap[last] / gap[k0]) ** (1.0 / (2 * (last - k0))))
 
 
-_HOVER_CACHE: dict = {}
+_HOVER_CACHE: LRUCache[str, list] = LRUCache(8)
 
 
 def _grid_key(lrs, moms, rho, problem) -> str:
@@ -239,14 +240,10 @@ def _map_traces(grid_result, problem, selected=None, xaxis="x", yaxis="y", color
     finite = z[np.isfinite(z)]
     zmin = float(finite.min()) if finite.size else 0.0
     key = _grid_key(lrs, moms, rho, problem)
-    hover = _HOVER_CACHE.get(key)
-    if hover is None:   # 900–1600 formatted strings: built once per map
-        hover = [[f"η = {fmt_num(lrs[c])}<br>β = {fmt_num(moms[r])}<br>ρ(f − f*) = {fmt_num(rho[r, c], 4)}"
-                  f"<br>теория (ошибка): {fmt_num(rho_th[r, c], 4)}<br>{REGIMES[regime[r, c]]}"
-                  for c in range(len(lrs))] for r in range(len(moms))]
-        _HOVER_CACHE[key] = hover
-        while len(_HOVER_CACHE) > 8:
-            _HOVER_CACHE.pop(next(iter(_HOVER_CACHE)))
+    hover = _HOVER_CACHE.get_or_compute(   # 900–1600 formatted strings: built once per map
+        key, lambda: [[f"η = {fmt_num(lrs[c])}<br>β = {fmt_num(moms[r])}<br>ρ(f − f*) = {fmt_num(rho[r, c], 4)}"
+                       f"<br>теория (ошибка): {fmt_num(rho_th[r, c], 4)}<br>{REGIMES[regime[r, c]]}"
+                       for c in range(len(lrs))] for r in range(len(moms))])
     ax = dict(xaxis=xaxis, yaxis=yaxis)
     out = [
         dict(type="heatmap", x=X, y=moms, z=z, zmin=zmin, zmax=1.0, colorscale="Viridis",

@@ -49,12 +49,12 @@ Builders are pure: they draw the traces they are given and never run an optimize
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
 from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
 
+from .._cache import LRUCache
 from ._plotly import LAYOUT_DEFAULTS, animation_controls
 from ._style import (
     DIVERGED_TEXT,
@@ -101,8 +101,8 @@ def _problem_key(problem, n: int):
     return (type(problem), repr(problem), window, int(n))
 
 
-_GRID_CACHE: OrderedDict[tuple, tuple] = OrderedDict()
 _GRID_CACHE_SIZE = 16
+_GRID_CACHE: LRUCache[tuple, tuple] = LRUCache(_GRID_CACHE_SIZE)
 
 
 def contour_grid(problem, n: int = CONTOUR_POINTS):
@@ -113,19 +113,15 @@ def contour_grid(problem, n: int = CONTOUR_POINTS):
     most recent grids are kept). Non-finite values become NaN. The arrays are shared: do not modify them.
     """
     _check_2d(problem)
-    key = _problem_key(problem, n)
-    hit = _GRID_CACHE.get(key)
-    if hit is None:
+
+    def compute():
         X, Y, Z = problem.grid(n)
-        hit = (X[0].copy(), Y[:, 0].copy(), np.where(np.isfinite(Z), Z, np.nan))
-        for a in hit:
+        grid = (X[0].copy(), Y[:, 0].copy(), np.where(np.isfinite(Z), Z, np.nan))
+        for a in grid:
             a.setflags(write=False)
-        _GRID_CACHE[key] = hit
-        while len(_GRID_CACHE) > _GRID_CACHE_SIZE:
-            _GRID_CACHE.popitem(last=False)
-    else:
-        _GRID_CACHE.move_to_end(key)
-    return hit
+        return grid
+
+    return _GRID_CACHE.get_or_compute(_problem_key(problem, n), compute)
 
 
 def _check_2d(problem):
@@ -157,18 +153,18 @@ def _log_field(Z, n_levels):
     return W, math.log10(floor), math.log10(max(top, floor * 10)), shift
 
 
-_CONTOUR_CACHE: OrderedDict[str, dict] = OrderedDict()
+_CONTOUR_CACHE: LRUCache[str, dict] = LRUCache(_GRID_CACHE_SIZE)
 
 
 def _contour_dict(problem, n: int = CONTOUR_POINTS, levels: int = 20) -> dict:
     """The contour trace as a plain dict (cached per problem; treat as read-only)."""
     key = _static_key(problem, n, levels)
-    hit = _CONTOUR_CACHE.get(key)
-    if hit is None:
+
+    def compute():
         xs, ys, Z = contour_grid(problem, n)
         W, start, end, shift = _log_field(Z, levels)
         shift_txt = "f" if shift == 0 else "f − f_min"
-        hit = dict(
+        return dict(
             type="contour", x=xs, y=ys, z=W,
             contours=dict(start=start, end=end, size=(end - start) / max(levels - 1, 1), coloring="fill",
                           showlines=True),
@@ -177,12 +173,8 @@ def _contour_dict(problem, n: int = CONTOUR_POINTS, levels: int = 20) -> dict:
             hovertemplate=f"x = %{{x:.3g}}, y = %{{y:.3g}}<br>lg({shift_txt}) = %{{z:.2f}}<extra></extra>",
             meta=dict(optviz_static=key),
         )
-        _CONTOUR_CACHE[key] = hit
-        while len(_CONTOUR_CACHE) > _GRID_CACHE_SIZE:
-            _CONTOUR_CACHE.popitem(last=False)
-    else:
-        _CONTOUR_CACHE.move_to_end(key)
-    return hit
+
+    return _CONTOUR_CACHE.get_or_compute(key, compute)
 
 
 def contour_trace(problem, *, n: int = CONTOUR_POINTS, levels: int = 20, **kw) -> go.Contour:
@@ -197,7 +189,7 @@ def contour_trace(problem, *, n: int = CONTOUR_POINTS, levels: int = 20, **kw) -
     return go.Contour(**d)
 
 
-_LINES_CACHE: OrderedDict[str, list] = OrderedDict()
+_LINES_CACHE: LRUCache[str, list] = LRUCache(_GRID_CACHE_SIZE)
 #: colours of the level lines of animated figures, from the lowest level to the highest
 LINE_COLORS = ("#08306b", "#6b8fb5", "#c6dbef")
 
@@ -213,28 +205,25 @@ def _level_line_dicts(problem, n: int = CONTOUR_POINTS, levels: int = 20) -> lis
     from plotly.colors import sample_colorscale
 
     key = _static_key(problem, n, levels)
-    hit = _LINES_CACHE.get(key)
-    if hit is None:
+
+    def compute():
         xs, ys, Z = contour_grid(problem, n)
         W, start, end, _ = _log_field(Z, levels)
         gen = contourpy.contour_generator(xs, ys, np.where(np.isfinite(W), W, np.nanmax(W)),
                                           line_type="ChunkCombinedNan")
         scale = [[0.0, LINE_COLORS[0]], [0.5, LINE_COLORS[1]], [1.0, LINE_COLORS[2]]]
         colors = sample_colorscale(scale, list(np.linspace(0, 1, levels)))
-        hit = []
+        lines = []
         for i, level in enumerate(np.linspace(start, end, levels)):
             # the lowest level is the grid's minimum value itself (a degenerate line): kept empty
             pts = gen.lines(float(level))[0][0] if i > 0 else None
             pts = np.zeros((0, 2)) if pts is None else pts
-            hit.append(dict(type="scatter", x=pts[:, 0], y=pts[:, 1], mode="lines", showlegend=False,
-                            line=dict(color=colors[i], width=1), hoverinfo="skip", name="линии уровня",
-                            meta=dict(optviz_static=f"{key}|line{i}")))
-        _LINES_CACHE[key] = hit
-        while len(_LINES_CACHE) > _GRID_CACHE_SIZE:
-            _LINES_CACHE.popitem(last=False)
-    else:
-        _LINES_CACHE.move_to_end(key)
-    return hit
+            lines.append(dict(type="scatter", x=pts[:, 0], y=pts[:, 1], mode="lines", showlegend=False,
+                              line=dict(color=colors[i], width=1), hoverinfo="skip", name="линии уровня",
+                              meta=dict(optviz_static=f"{key}|line{i}")))
+        return lines
+
+    return _LINES_CACHE.get_or_compute(key, compute)
 
 
 def _minimizers_dict(problem, showlegend=True, **kw) -> dict:

@@ -17,7 +17,6 @@ so moving only the step slider redraws without recomputing.
 from __future__ import annotations
 
 import dataclasses
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -25,6 +24,7 @@ import ipywidgets as W
 import numpy as np
 import torch
 
+from .._cache import LRUCache
 from ..viz._style import fmt_num, method_label
 from ..viz.dro import dro_race_figure, pi_figure
 from ._base import Explorer, log_slider
@@ -206,8 +206,7 @@ class PiExplorer(Explorer):
     def __init__(self, controls, compute: Callable[[Mapping], PiRun], *, step: W.IntSlider, play: W.Play,
                  cache_size: int = 16, static_values=None, controls_box=None):
         self.compute = compute
-        self._cache: OrderedDict = OrderedDict()
-        self._cache_size = int(cache_size)
+        self._cache: LRUCache[tuple, PiRun] = LRUCache(int(cache_size))
         self.step_slider = step
         self.play = play
         controls = dict(controls)
@@ -223,14 +222,7 @@ class PiExplorer(Explorer):
         """The :class:`PiRun` of ``params`` (default: the current controls), from the cache when possible."""
         params = dict(self.params if params is None else params)
         key = tuple(sorted((k, _hashable(v)) for k, v in params.items() if k != "step"))
-        if key in self._cache:
-            self._cache.move_to_end(key)
-            return self._cache[key]
-        res = self.compute(params)
-        self._cache[key] = res
-        while len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
-        return res
+        return self._cache.get_or_compute(key, lambda: self.compute(params))
 
     def _figure_for(self, params: Mapping, *, animate: bool):
         res = self.result(params)

@@ -20,6 +20,7 @@ from collections import OrderedDict
 import ipywidgets as W
 import numpy as np
 
+from .._cache import LRUCache
 from .._checks import check_choice, check_int, check_range
 from ..optim.l0l1 import L0L1GD
 from ..optim.sgd import SGD
@@ -36,8 +37,8 @@ __all__ = ["L0L1_PROBLEMS", "best_fixed_step", "L0L1Explorer", "l0l1_explorer"]
 #: problems of the explorer: key → (label in the dropdown, class)
 L0L1_PROBLEMS = OrderedDict([("quartic", ("x⁴", Quartic)), ("exp_cosh", ("eˣ + e⁻ˣ", ExpCosh))])
 
-_GD_CACHE: "OrderedDict[tuple, tuple]" = OrderedDict()
 _GD_CACHE_SIZE = 16
+_GD_CACHE: LRUCache[tuple, tuple] = LRUCache(_GD_CACHE_SIZE)
 
 
 def _exit_window(problem, x0: float):
@@ -60,8 +61,8 @@ def best_fixed_step(problem, x0: float, steps: int, lrs=None, n_starts: int = 5)
     lrs = np.geomspace(1e-6, 1.0, 61) if lrs is None else np.asarray(lrs, dtype=float).reshape(-1)
     n_starts = check_int("n_starts", n_starts, 1)
     key = (repr(problem), float(x0), int(steps), lrs.tobytes(), n_starts)
-    hit = _GD_CACHE.get(key)
-    if hit is None:
+
+    def compute():
         starts = np.linspace(0.5 * x0, x0, n_starts) if n_starts > 1 else np.array([x0])
         grid = run(problem, SGD, np.repeat(starts, lrs.size)[:, None], int(steps), lr=np.tile(lrs, n_starts))
         window = _exit_window(problem, x0)
@@ -70,13 +71,9 @@ def best_fixed_step(problem, x0: float, steps: int, lrs=None, n_starts: int = 5)
         final = np.where(left | ~np.isfinite(grid.final_loss), np.inf, grid.final_loss - problem.f_star)
         worst = final.reshape(n_starts, lrs.size).max(0)
         i = int(np.argmin(worst))
-        hit = (grid.select((n_starts - 1) * lrs.size + i), float(lrs[i]))     # the run from x₀ itself
-        _GD_CACHE[key] = hit
-        while len(_GD_CACHE) > _GD_CACHE_SIZE:
-            _GD_CACHE.popitem(last=False)
-    else:
-        _GD_CACHE.move_to_end(key)
-    return hit
+        return grid.select((n_starts - 1) * lrs.size + i), float(lrs[i])     # the run from x₀ itself
+
+    return _GD_CACHE.get_or_compute(key, compute)
 
 
 class L0L1Explorer(Explorer):

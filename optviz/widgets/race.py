@@ -39,6 +39,7 @@ from collections import OrderedDict
 import ipywidgets as W
 import numpy as np
 
+from .._cache import LRUCache
 from ..optim.adaptive import Adagrad, Adam, AdamW, RMSProp
 from ..optim.l0l1 import L0L1GD
 from ..optim.restarts import FixedPeriod, Restarts
@@ -159,8 +160,8 @@ def _spec(key, lr, shared):
     raise ValueError(f"Неизвестный метод {key!r}; доступны: {allowed}.")
 
 
-_RUN_CACHE: OrderedDict[tuple, object] = OrderedDict()
 _RUN_CACHE_SIZE = 128
+_RUN_CACHE: LRUCache[tuple, object] = LRUCache(_RUN_CACHE_SIZE)
 
 
 def _freeze(v):
@@ -183,16 +184,12 @@ def run_method(problem, key: str, start, steps: int, lr: float, **shared):
     start = np.asarray(start, dtype=float).reshape(-1)
     cache_key = (type(problem), repr(problem), tuple(start.tolist()), int(steps), key,
                  tuple(sorted((k, _freeze(v)) for k, v in kwargs.items())))
-    hit = _RUN_CACHE.get(cache_key)
-    if hit is not None:
-        _RUN_CACHE.move_to_end(cache_key)
-        return hit
-    tr = run(problem, spec, start, int(steps), **kwargs)
-    tr = dataclasses.replace(tr, method=RACE_METHODS[key][0], hyper=shown)
-    _RUN_CACHE[cache_key] = tr
-    while len(_RUN_CACHE) > _RUN_CACHE_SIZE:
-        _RUN_CACHE.popitem(last=False)
-    return tr
+
+    def compute():
+        tr = run(problem, spec, start, int(steps), **kwargs)
+        return dataclasses.replace(tr, method=RACE_METHODS[key][0], hyper=shown)
+
+    return _RUN_CACHE.get_or_compute(cache_key, compute)
 
 
 def _check_start(problem, x, y):

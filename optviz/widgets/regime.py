@@ -23,6 +23,7 @@ from collections import OrderedDict
 import ipywidgets as W
 import numpy as np
 
+from .._cache import LRUCache
 from ..optim.sgd import SGD
 from ..problems.toys import Quadratic
 from ..run import run, run_grid
@@ -32,25 +33,21 @@ from ._base import Explorer
 
 __all__ = ["RegimeExplorer", "regime_explorer", "regime_grid"]
 
-_GRID_CACHE: OrderedDict[tuple, object] = OrderedDict()
 _GRID_CACHE_SIZE = 12
+_GRID_CACHE: LRUCache[tuple, object] = LRUCache(_GRID_CACHE_SIZE)
 
 
 def regime_grid(problem: Quadratic, steps: int, n: int = 30):
     """``run_grid`` of heavy ball (``SGD(lr, momentum)``) on ``problem`` over η ∈ [10⁻²/L, 6/L] (log)
     × β ∈ [0, 0.99], ``n × n`` cells, from ``problem.start`` (cached)."""
     key = (repr(problem), int(steps), int(n))
-    hit = _GRID_CACHE.get(key)
-    if hit is None:
+
+    def compute():
         lrs = np.geomspace(1e-2 / problem.L, 6.0 / problem.L, n)
         moms = np.linspace(0.0, 0.99, n)
-        hit = run_grid(problem, SGD, problem.start, int(steps), grid={"lr": lrs, "momentum": moms})
-        _GRID_CACHE[key] = hit
-        while len(_GRID_CACHE) > _GRID_CACHE_SIZE:
-            _GRID_CACHE.popitem(last=False)
-    else:
-        _GRID_CACHE.move_to_end(key)
-    return hit
+        return run_grid(problem, SGD, problem.start, int(steps), grid={"lr": lrs, "momentum": moms})
+
+    return _GRID_CACHE.get_or_compute(key, compute)
 
 
 class RegimeExplorer(Explorer):

@@ -21,6 +21,7 @@ from collections import OrderedDict
 
 import ipywidgets as W
 
+from .._cache import LRUCache
 from .._checks import check_choice, check_int, check_range
 from ..optim.restarts import Restarts
 from ..optim.sgd import SGD
@@ -36,8 +37,8 @@ __all__ = ["RESTART_CRITERIA", "nesterov_factory", "nesterov_run", "auto_steps",
 RESTART_CRITERIA = OrderedDict([("none", "нет"), ("function", "функциональная схема"),
                                 ("gradient", "градиентная схема"), ("period", "фиксированный период")])
 
-_CACHE: "OrderedDict[tuple, Trace]" = OrderedDict()
 _CACHE_SIZE = 32
+_CACHE: LRUCache[tuple, Trace] = LRUCache(_CACHE_SIZE)
 
 
 def nesterov_factory(problem: Quadratic, criterion: str, period: int | None = None):
@@ -56,15 +57,8 @@ def nesterov_factory(problem: Quadratic, criterion: str, period: int | None = No
 def nesterov_run(problem: Quadratic, criterion: str, steps: int, period: int | None = None) -> Trace:
     """Nesterov's method (η = 1/L) with ``criterion`` on ``problem`` from ``problem.start`` (cached)."""
     key = (repr(problem), criterion, int(steps), int(period) if criterion == "period" else None)
-    hit = _CACHE.get(key)
-    if hit is None:
-        hit = run(problem, nesterov_factory(problem, criterion, period), problem.start, int(steps))
-        _CACHE[key] = hit
-        while len(_CACHE) > _CACHE_SIZE:
-            _CACHE.popitem(last=False)
-    else:
-        _CACHE.move_to_end(key)
-    return hit
+    return _CACHE.get_or_compute(
+        key, lambda: run(problem, nesterov_factory(problem, criterion, period), problem.start, int(steps)))
 
 
 def auto_steps(problem: Quadratic) -> int:

@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable
 import ipywidgets as W
 import torch
 
+from .._cache import LRUCache
 from .._checks import check_choice, check_int, check_range
 from ..optim.sgd import SGD
 from ..problems.finite_sums import LinearRegression
@@ -101,7 +102,7 @@ class SGDExplorer(Explorer):
         self.problem = problem
         self.steps = check_int("steps", steps, 1, 2000)
         self.x0 = problem.starts[0] if x0 is None else x0
-        self._runs: OrderedDict[tuple, Trace] = OrderedDict()
+        self._runs: LRUCache[tuple, Trace] = LRUCache(self._CACHE_SIZE)
         wide = {"description_width": "initial"}
         c = OrderedDict()
         c["lr"] = log_slider(float(lr), 1e-3, 2.0, "шаг η (α₀)", readout_format=".3g", steps=90)
@@ -128,17 +129,13 @@ class SGDExplorer(Explorer):
         seed = check_int("seed (зерно батчей)", p["seed"], 0)
         kind = check_choice("schedule", p["schedule"], SCHEDULES)
         key = (lr, b, seed, kind)
-        hit = self._runs.get(key)
-        if hit is None:
+
+        def compute():
             batches = self.problem.sample_batches(self.steps, b, seed)
-            hit = run(self.problem, SGD, self.x0, self.steps, batches=batches, lr=lr,
-                      scheduler=lr_scheduler(kind, lr, self.problem.mu))
-            self._runs[key] = hit
-            while len(self._runs) > self._CACHE_SIZE:
-                self._runs.popitem(last=False)
-        else:
-            self._runs.move_to_end(key)
-        return hit
+            return run(self.problem, SGD, self.x0, self.steps, batches=batches, lr=lr,
+                       scheduler=lr_scheduler(kind, lr, self.problem.mu))
+
+        return self._runs.get_or_compute(key, compute)
 
     def _build(self, params: dict):
         tr = self.trace_for(params)
