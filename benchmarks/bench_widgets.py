@@ -116,7 +116,7 @@ def _load() -> str:
     try:
         import os
 
-        return f"{os.getloadavg()[0]:.1f} на {os.cpu_count()} ядра(ер) CPU"
+        return f"{os.getloadavg()[0]:.1f} (ядер CPU: {os.cpu_count()})"
     except (OSError, AttributeError):
         return "неизвестна"
 
