@@ -245,12 +245,14 @@ def _map_traces(grid_result, problem, selected=None, xaxis="x", yaxis="y", color
                        f"<br>теория (ошибка): {fmt_num(rho_th[r, c], 4)}<br>{REGIMES[regime[r, c]]}"
                        for c in range(len(lrs))] for r in range(len(moms))])
     ax = dict(xaxis=xaxis, yaxis=yaxis)
+    # gaps as None, not NaN: a FigureWidget sends the nested lists as JSON, where NaN is not allowed
+    gaps = lambda a: [[float(v) if math.isfinite(v) else None for v in row] for row in a]  # noqa: E731
     out = [
-        dict(type="heatmap", x=X, y=moms, z=z, zmin=zmin, zmax=1.0, colorscale="Viridis",
+        dict(type="heatmap", x=X, y=moms, z=gaps(z), zmin=zmin, zmax=1.0, colorscale="Viridis",
              colorbar=dict(title=dict(text="ρ"), len=0.8, x=colorbar_x, thickness=14),
              text=hover, hoverinfo="text", name="скорость ρ", showlegend=False,
              meta=dict(optviz_static=key + "|rho"), **ax),
-        dict(type="heatmap", x=X, y=moms, z=np.where(conv, np.nan, 1.0), zmin=0, zmax=1,
+        dict(type="heatmap", x=X, y=moms, z=gaps(np.where(conv, np.nan, 1.0)), zmin=0, zmax=1,
              colorscale=[[0, DIVERGED_FILL], [1, DIVERGED_FILL]], showscale=False, text=hover, hoverinfo="text",
              name=REGIMES[DIVERGING], showlegend=False, meta=dict(optviz_static=key + "|diverged"), **ax),
         # region boundaries: level sets of the regime index

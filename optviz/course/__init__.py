@@ -1,0 +1,1 @@
+"""Helpers of the course lectures (one module per lecture)."""
