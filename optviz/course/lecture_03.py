@@ -432,6 +432,11 @@ def decay_figure(res: dict) -> go.Figure:
 # ---------------------------------------------------------------------------------------------
 
 
+def _max_distance(a, b) -> float:
+    """Largest coordinate-wise distance between the iterates of two traces."""
+    return float(np.abs(a.points - b.points).max())
+
+
 def invariance_check(problem, d=(100.0, 0.01), *, steps: int = 200, lr: float = 0.02, eps: float = 1e-8,
                      gd_lr: float = 1e-3, start=None) -> dict:
     r"""Run Adam (and GD for contrast) on f and on the same f with every gradient multiplied by D.
@@ -446,13 +451,12 @@ def invariance_check(problem, d=(100.0, 0.01), *, steps: int = 200, lr: float = 
     gs = GradientScaled(problem, d)
     adam = [run(p, Adam, start, steps, lr=lr, eps=eps) for p in (problem, gs)]
     gd = [run(p, SGD, start, steps, lr=gd_lr) for p in (problem, gs)]
-    dev = lambda a, b: float(np.abs(a.points - b.points).max())  # noqa: E731
     h = Reparametrized(problem, d)
     first_x = run(problem, Adam, start, 1, lr=lr, eps=eps).points[1, 0] - start
     first_y = run(h, Adam, start / d, 1, lr=lr, eps=eps).points[1, 0] - start / d
     gd_x = run(problem, SGD, start, 1, lr=gd_lr).points[1, 0] - start
     gd_y = run(h, SGD, start / d, 1, lr=gd_lr).points[1, 0] - start / d
-    return {"adam_deviation": dev(*adam), "gd_deviation": dev(*gd), "adam_traces": adam, "gd_traces": gd,
+    return {"adam_deviation": _max_distance(*adam), "gd_deviation": _max_distance(*gd), "adam_traces": adam, "gd_traces": gd,
             "adam_first_step": (first_x, first_y), "gd_first_step": (gd_x, gd_y), "d": d, "eps": eps}
 
 
@@ -472,13 +476,19 @@ HEAVY_TAIL_LRS = {"SGD": (0.3, 30.0), "SGD + момент 0.9": (0.03, 3.0), "Ad
 
 
 def heavy_tail_comparison(size: str = "cpu", *, a: float = 1.0, n_features: int = 32, batch_size: int = 64,
-                          methods=("SGD", "SGD + момент 0.9", "Adam"), device=None, **overrides):
+                          methods=("SGD", "SGD + момент 0.9", "Adam"), device=None, cpu_threads: int | None = 1,
+                          **overrides):
     r"""SGD, SGD with momentum and Adam on Gaussian classes whose sizes follow :math:`n_k \propto k^{-a}`.
 
     A linear softmax classifier; each method gets the same number of step sizes from its range
     :data:`HEAVY_TAIL_LRS` (best by the final *training* loss on the first seed), then is rerun on
     every seed. Returns a :class:`optviz.experiments.heavy_tail.HeavyTailResult` (per-group training
     loss after every epoch; ``figure()``, ``markdown()``).
+
+    On the CPU torch runs with ``cpu_threads`` intra-op threads for the duration of the call (the
+    previous setting is restored): the model is tiny, and several threads only fight for the cores
+    (measured: 20 s with one thread against minutes with two when other jobs share the machine).
+    ``None`` leaves torch's setting alone.
     """
     from ..data import heavy_tail
     from ..experiments.heavy_tail import HeavyTailResult
@@ -505,8 +515,25 @@ def heavy_tail_comparison(size: str = "cpu", *, a: float = 1.0, n_features: int 
         return train(mlp(dim, (), n_cls, seed=seed), factory(method, lr), data, epochs=cfg["epochs"],
                      batch_size=batch_size, seed=seed, eval_sets=("train",), progress=False, device=device)
 
+    on_cpu = (str(device) == "cpu") if device is not None else not torch.cuda.is_available()
+    prev_threads = torch.get_num_threads()
+    if on_cpu and cpu_threads is not None:
+        torch.set_num_threads(int(cpu_threads))
+    try:
+        group_loss, train_loss, best_lr, search = _heavy_tail_runs(methods, cfg, fit)
+    finally:
+        torch.set_num_threads(prev_threads)
+    cfg.update(a=a, n_features=n_features, batch_size=batch_size)
+    return HeavyTailResult(list(data.train.group_names), group_loss, train_loss, best_lr, search, data.summary(), cfg,
+                           time.perf_counter() - t0)
+
+
+def _heavy_tail_runs(methods, cfg, fit):
+    """The step-size search and the reruns of :func:`heavy_tail_comparison`."""
     group_loss, train_loss, best_lr, search = {}, {}, {}, {}
     for m in methods:
+        if m not in HEAVY_TAIL_LRS:
+            raise ValueError(f"Неизвестный метод {m!r}; доступны: {', '.join(HEAVY_TAIL_LRS)}.")
         lo, hi = HEAVY_TAIL_LRS[m]
         finals, first = {}, {}
         for lr in np.geomspace(lo, hi, cfg["lrs_per_method"]):
@@ -518,6 +545,4 @@ def heavy_tail_comparison(size: str = "cpu", *, a: float = 1.0, n_features: int 
         group_loss[m] = np.stack([r.curve("train", "group_loss") for r in runs])
         train_loss[m] = np.stack([r.curve("train", "loss") for r in runs])
         best_lr[m], search[m] = best, finals
-    cfg.update(a=a, n_features=n_features, batch_size=batch_size)
-    return HeavyTailResult(list(data.train.group_names), group_loss, train_loss, best_lr, search, data.summary(), cfg,
-                           time.perf_counter() - t0)
+    return group_loss, train_loss, best_lr, search
