@@ -53,6 +53,7 @@ import numpy as np
 import torch
 
 from ._checks import check_int, check_range
+from ._threads import torch_threads
 
 __all__ = ["Trace", "GridResult", "run", "run_grid", "is_elementwise", "ELEMENTWISE_TORCH", "ELEMENTWISE_OPTVIZ"]
 
@@ -554,13 +555,9 @@ def run(problem, optimizer, x0, steps: int, *, dtype=torch.float64, box_scale: f
     common = dict(dtype=dtype, lo=lo, hi=hi, batches=batches, scheduler=scheduler)
 
     t0 = time.perf_counter()
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny tensors: extra intra-op threads only add overhead (×20 on a busy 2-core box)
-    try:
-        with np.errstate(all="ignore"):
-            res, restarts, pi, name = _dispatch(problem, optimizer, starts, steps, arrays, scalars, common)
-    finally:
-        torch.set_num_threads(threads)
+    # tiny tensors: extra intra-op threads only add overhead (×20 on a busy 2-core box)
+    with torch_threads(1), np.errstate(all="ignore"):
+        res, restarts, pi, name = _dispatch(problem, optimizer, starts, steps, arrays, scalars, common)
     seconds = time.perf_counter() - t0
     hyper_rec = dict(scalars)
     hyper_rec.update({k: v.copy() for k, v in arrays.items()})

@@ -20,6 +20,7 @@ from optviz.optim.also import ALSO
 from optviz.optim.mirror_prox import OptimisticMirrorProx
 from optviz.problems.dro_toy import DROToy
 from optviz.run import Trace, run
+from optviz.viz._style import fmt_num
 from optviz.viz.dro import dro_race_figure, frame_steps, pi_figure
 from optviz.viz.landscape import (line_figure, line_figure_mpl, plane_caption, plane_figure, plane_figure_mpl,
                                   trajectory_heights)
@@ -376,6 +377,14 @@ def test_line_figure_lines_and_interpolation(digits):
     assert ends.y[0] == pytest.approx(la, rel=1e-9) and ends.y[1] == pytest.approx(lb, rel=1e-9)
     title = fig.layout.title.text
     assert "0.bias, 2.bias" in title and "‖w<sub>B</sub> − w<sub>A</sub>‖" in title
+    # two interpolations: each distance is named after its curve
+    b = ls.digits_mlp((16,), seed=0, dtype=torch.float64)
+    b.load_state_dict(traj[len(traj) // 2], strict=False)
+    inter2 = ls.interpolate(b, model, (x, y), ts=np.linspace(0, 1, 5), subset=64, progress=False)
+    two = line_figure([inter, inter2], labels=["старт → конец", "середина → конец"]).layout.title.text
+    assert f"старт → конец: ‖w<sub>B</sub> − w<sub>A</sub>‖ = {fmt_num(inter.distance)}" in two
+    assert f"середина → конец: ‖w<sub>B</sub> − w<sub>A</sub>‖ = {fmt_num(inter2.distance)}" in two
+    assert inter.distance != pytest.approx(inter2.distance)
     # single line: its own title; log_y with a non-positive loss falls back to linear, says so
     assert "L(w₀ + α·d)" in line_figure(line).layout.title.text
     neg = ls.LineResult(line.alphas, line.loss - 10.0, None, line.direction, line.info)

@@ -269,3 +269,20 @@ def test_regime_explorer_static_figure(rex):
     fig = rex.static_figure({"kappa": [10.0, 100.0]})
     assert len(fig.frames) == 2 and len(fig.layout.sliders[0].steps) == 2
     assert "κ = 10," in fig.frames[0].layout.title.text and "κ = 100," in fig.frames[1].layout.title.text
+
+
+def test_method_explorer_has_an_eps_slider_that_changes_the_run():
+    """Every hyperparameter a method lists in RACE_METHODS gets a control (ε for the adaptive methods)."""
+    for key, (_, _, uses) in race_mod.RACE_METHODS.items():
+        m = method_explorer(key, problem="rosenbrock", steps=20)
+        assert set(uses) <= set(m.params), (key, uses, sorted(m.params))
+    q = Quadratic(kappa=10, angle_deg=30)
+    a = method_explorer("Adam", problem=q, steps=40, lr=0.05)
+    assert "ε" in a.controls["eps"].description
+    a.set(eps=1e-1)
+    tr = a.trace()
+    assert tr.hyper["eps"] == pytest.approx(1e-1)
+    # Adam's first step is  −η·g/(|g| + ε)  per coordinate (bias correction makes m̂ = g, v̂ = g²)
+    g = q.grad_np(tr.points[0, 0])
+    first = tr.points[1, 0] - tr.points[0, 0]
+    np.testing.assert_allclose(first, -0.05 * g / (np.abs(g) + 1e-1), rtol=1e-6)

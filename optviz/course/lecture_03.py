@@ -37,8 +37,8 @@ from ..problems.base import Problem
 from ..run import run
 from ..viz._plotly import LAYOUT_DEFAULTS
 from ..viz._style import PALETTE, color_for, fmt_num
-from ..widgets.race import _SHARED as _RACE_SHARED
-from ..widgets.race import RACE_METHODS, _spec
+from ..widgets.race import SHARED_DEFAULTS as _RACE_SHARED
+from ..widgets.race import RACE_METHODS, method_spec
 
 __all__ = [
     "RaceTuning", "tune_race",
@@ -97,14 +97,14 @@ def tune_race(problem, keys=("GD", "Momentum", "Adagrad", "RMSProp", "Adam", "Ad
     fs = fs if math.isfinite(fs) else 0.0
     out_lrs, final, best, traces = {}, {}, {}, []
     for k in keys:
-        spec, kwargs, _ = _spec(k, 1.0, {**_RACE_SHARED, **shared})
+        spec, kwargs, _ = method_spec(k, 1.0, {**_RACE_SHARED, **shared})
         kwargs["lr"] = lrs                      # one vectorised run per method (elementwise methods)
         tr = run(problem, spec, start, steps, **kwargs)
         vals = tr.loss[-1] - fs
         vals = np.where(tr.diverged | ~np.isfinite(vals), np.inf, vals)
         i = int(np.argmin(vals))
         out_lrs[k], final[k], best[k] = lrs.copy(), vals, float(lrs[i])
-        _, _, shown = _spec(k, float(lrs[i]), {**_RACE_SHARED, **shared})
+        _, _, shown = method_spec(k, float(lrs[i]), {**_RACE_SHARED, **shared})
         traces.append(dataclasses.replace(tr.select(i), method=RACE_METHODS[k][0], hyper=shown))
     return RaceTuning(list(keys), out_lrs, final, best, traces, int(steps), start)
 

@@ -15,11 +15,13 @@ rerun on every seed. The result holds the per-group training loss after every ep
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 
 import numpy as np
 
+from .._threads import torch_threads
 from .harness import markdown_table, resolve_size
 
 __all__ = ["SIZES", "HeavyTailResult", "heavy_tail_experiment"]
@@ -115,18 +117,21 @@ def heavy_tail_experiment(size: str = "cpu", *, device=None, data_seed: int = 0,
                      batch_size=cfg["batch_size"], seed=seed, eval_sets=("train",), progress=False, device=device)
 
     group_loss, train_loss, best_lr, search = {}, {}, {}, {}
-    for method, (lo, hi) in LR_RANGES.items():
-        lrs = np.geomspace(lo, hi, cfg["n_lrs"])
-        finals = {}
-        for lr in lrs:
-            res = run(method, float(lr), cfg["seeds"][0])
-            v = float(res.curve("train", "loss")[-1])
-            finals[float(lr)] = v if np.isfinite(v) else np.inf
-        best = min(finals, key=finals.get)
-        runs = [run(method, best, s) for s in cfg["seeds"]]
-        group_loss[method] = np.stack([r.curve("train", "group_loss") for r in runs])
-        train_loss[method] = np.stack([r.curve("train", "loss") for r in runs])
-        best_lr[method], search[method] = best, finals
+    # the small sizes train a tiny MLP: one torch thread is much faster than many on a small CPU
+    threads = contextlib.nullcontext() if size == "full" else torch_threads(1)
+    with threads:
+        for method, (lo, hi) in LR_RANGES.items():
+            lrs = np.geomspace(lo, hi, cfg["n_lrs"])
+            finals = {}
+            for lr in lrs:
+                res = run(method, float(lr), cfg["seeds"][0])
+                v = float(res.curve("train", "loss")[-1])
+                finals[float(lr)] = v if np.isfinite(v) else np.inf
+            best = min(finals, key=finals.get)
+            runs = [run(method, best, s) for s in cfg["seeds"]]
+            group_loss[method] = np.stack([r.curve("train", "group_loss") for r in runs])
+            train_loss[method] = np.stack([r.curve("train", "loss") for r in runs])
+            best_lr[method], search[method] = best, finals
     cfg["data_seed"] = data_seed
     return HeavyTailResult(list(data.train.group_names), group_loss, train_loss, best_lr, search, data.summary(), cfg,
                            time.perf_counter() - t0)

@@ -134,8 +134,11 @@ def _check_same_plane(result, pca) -> None:
         )
 
 
-def line_caption(results) -> str:
-    """The caption of :func:`line_figure`: directions, normalisation, ignored parameters, samples."""
+def line_caption(results, labels: Sequence[str] | None = None) -> str:
+    """The caption of :func:`line_figure`: directions, normalisation, ignored parameters, samples.
+
+    With several interpolations each distance ‖w_B − w_A‖ is prefixed by its curve's label.
+    """
     items = _as_results(results)
     parts = []
     norms = sorted({r.direction.normalization for r in items if _is_line(r) and r.direction.kind == "gaussian"})
@@ -145,9 +148,12 @@ def line_caption(results) -> str:
     if lines:
         ignored = sorted({n for r in lines for n in r.ignored})
         parts.append(_ignored_text(ignored))
-    for r in items:
+    n_interp = sum(_is_interp(r) for r in items)
+    for k, r in enumerate(items):
         if _is_interp(r):
-            parts.append(f"‖w<sub>B</sub> − w<sub>A</sub>‖ = {fmt_num(r.distance)}")
+            name = labels[k] if labels is not None and k < len(labels) else _default_label(r)
+            prefix = f"{name}: " if n_interp > 1 else ""
+            parts.append(f"{prefix}‖w<sub>B</sub> − w<sub>A</sub>‖ = {fmt_num(r.distance)}")
     parts.append(_samples_text(items[0].info))
     return " · ".join(parts)
 
@@ -245,7 +251,7 @@ def line_figure(results, *, labels: Sequence[str] | None = None, log_y: bool = F
         title = {frozenset({"line"}): "Потери вдоль прямой L(w₀ + α·d)",
                  frozenset({"interp"}): "Потери на отрезке между решениями L((1 − t)·w<sub>A</sub> + t·w<sub>B</sub>)"
                  }.get(frozenset(kinds), "Одномерные срезы ландшафта потерь")
-    caption = line_caption(items)
+    caption = line_caption(items, labels)
     if log_y and not use_log:
         caption += " · лог. шкала недоступна: есть неположительные потери"
     xtitle = {frozenset({"line"}): "α", frozenset({"interp"}): "t"}.get(frozenset(kinds), "α или t")
@@ -375,7 +381,7 @@ def line_figure_mpl(results, *, labels: Sequence[str] | None = None, log_y: bool
         title = {frozenset({"line"}): "Потери вдоль прямой L(w₀ + α·d)",
                  frozenset({"interp"}): "Потери на отрезке между решениями"}.get(frozenset(kinds), "Одномерные срезы ландшафта потерь")
     fig.suptitle(title)
-    ax.set_title(_wrap(line_caption(items)), fontsize=8, loc="left")
+    ax.set_title(_wrap(line_caption(items, labels)), fontsize=8, loc="left")
     return fig
 
 

@@ -393,7 +393,8 @@ def sgd_schedule_figure(problem, traces: Mapping, *, title: str | None = None, s
     s2 = problem.sigma2() if b_max == 1 else problem.grad_variance(problem.optimum, b_max)
     sigma_note = f"L = {fmt_num(problem.L)}, μ = {fmt_num(problem.mu)}, σ² в минимуме (b = {b_max}) = {fmt_num(s2)}"
     if floor_value is not None:
-        sigma_note += f"; пол шума Lσ²α/(4μ) = {fmt_num(floor_value)}"
+        sigma_note += (f"; пол шума Lσ²α/(4μ) = {fmt_num(floor_value)} (с σ² в минимуме теорема — оценка "
+                       "для малых α: вдали от минимума дисперсия градиента больше)")
     caption = "; ".join([sigma_note] + notes)
     layout = dict(LAYOUT_DEFAULTS)
     layout.update(title=dict(text=head, subtitle=dict(text=caption, font=dict(size=11, color="#555"))),

@@ -60,6 +60,8 @@ __all__ = [
     "RaceExplorer",
     "method_explorer",
     "race_explorer",
+    "SHARED_DEFAULTS",
+    "method_spec",
     "run_method",
     "theory_rate",
 ]
@@ -101,8 +103,8 @@ RACE_METHODS = OrderedDict([
 ])
 _EXTRA_COLORS = {"NesterovRestart": "#ff9896", "AdamRestart": "#c49c94"}
 
-#: defaults of the shared hyperparameters
-_SHARED = dict(momentum=0.9, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=1e-2, L0=1.0, L1=1.0, period=50)
+#: defaults of the hyperparameters the race methods share (momentum, β₁, β₂, ε, λ, L₀, L₁, restart period)
+SHARED_DEFAULTS = dict(momentum=0.9, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=1e-2, L0=1.0, L1=1.0, period=50)
 
 
 def _problem_factories():
@@ -125,8 +127,11 @@ def _method_color(key, index):
     return color_for(key, index)
 
 
-def _spec(key, lr, shared):
-    """``(optimizer spec, keyword arguments, hyperparameters shown in the legend)`` of a race method."""
+def method_spec(key: str, lr: float, shared: dict):
+    """``(optimizer spec, keyword arguments, hyperparameters shown in the legend)`` of race method ``key``.
+
+    ``shared`` holds every key of :data:`SHARED_DEFAULTS`; the spec is what :func:`optviz.run.run` takes.
+    """
     m, b1, b2, eps = shared["momentum"], shared["beta1"], shared["beta2"], shared["eps"]
     if key == "GD":
         return SGD, dict(lr=lr), dict(lr=lr)
@@ -178,9 +183,9 @@ def run_method(problem, key: str, start, steps: int, lr: float, **shared):
     The trace's ``method`` is the display name («Nesterov + рестарты»), its ``hyper`` the values
     shown in the legend. Shared hyperparameters not given take the race's defaults.
     """
-    sh = dict(_SHARED)
+    sh = dict(SHARED_DEFAULTS)
     sh.update(shared)
-    spec, kwargs, shown = _spec(key, float(lr), sh)
+    spec, kwargs, shown = method_spec(key, float(lr), sh)
     start = np.asarray(start, dtype=float).reshape(-1)
     cache_key = (type(problem), repr(problem), tuple(start.tolist()), int(steps), key,
                  tuple(sorted((k, _freeze(v)) for k, v in kwargs.items())))
@@ -227,16 +232,16 @@ class RaceExplorer(Explorer):
             c[f"use_{key}"] = W.Checkbox(value=key in methods, description=method_label(name), indent=False,
                                          layout=W.Layout(width="190px"))
             c[f"lr_{key}"] = log_slider(lr, 1e-5, 10.0, "η", readout_format=".1e")
-        c["momentum"] = W.FloatSlider(value=_SHARED["momentum"], min=0.0, max=0.99, step=0.01,
+        c["momentum"] = W.FloatSlider(value=SHARED_DEFAULTS["momentum"], min=0.0, max=0.99, step=0.01,
                                       description="момент β", style=wide)
-        c["beta1"] = W.FloatSlider(value=_SHARED["beta1"], min=0.0, max=0.99, step=0.01, description="β₁", style=wide)
-        c["beta2"] = W.FloatSlider(value=_SHARED["beta2"], min=0.5, max=0.9999, step=0.0001, readout_format=".4f",
+        c["beta1"] = W.FloatSlider(value=SHARED_DEFAULTS["beta1"], min=0.0, max=0.99, step=0.01, description="β₁", style=wide)
+        c["beta2"] = W.FloatSlider(value=SHARED_DEFAULTS["beta2"], min=0.5, max=0.9999, step=0.0001, readout_format=".4f",
                                    description="β₂ (у RMSProp — α)", style=wide)
-        c["eps"] = log_slider(_SHARED["eps"], 1e-10, 1e-1, "ε", readout_format=".0e")
-        c["weight_decay"] = log_slider(_SHARED["weight_decay"], 1e-4, 1.0, "λ (AdamW)", readout_format=".0e")
-        c["L0"] = log_slider(_SHARED["L0"], 1e-2, 1e3, "L₀", readout_format=".2g")
-        c["L1"] = log_slider(_SHARED["L1"], 1e-2, 1e2, "L₁", readout_format=".2g")
-        c["period"] = W.IntSlider(value=_SHARED["period"], min=5, max=300, step=5, description="период рестарта P",
+        c["eps"] = log_slider(SHARED_DEFAULTS["eps"], 1e-10, 1e-1, "ε", readout_format=".0e")
+        c["weight_decay"] = log_slider(SHARED_DEFAULTS["weight_decay"], 1e-4, 1.0, "λ (AdamW)", readout_format=".0e")
+        c["L0"] = log_slider(SHARED_DEFAULTS["L0"], 1e-2, 1e3, "L₀", readout_format=".2g")
+        c["L1"] = log_slider(SHARED_DEFAULTS["L1"], 1e-2, 1e2, "L₁", readout_format=".2g")
+        c["period"] = W.IntSlider(value=SHARED_DEFAULTS["period"], min=5, max=300, step=5, description="период рестарта P",
                                   style=wide)
         self.play = W.Play(value=int(steps), min=0, max=int(steps), step=max(int(steps) // 100, 1), interval=80,
                            description="▶")
@@ -266,7 +271,7 @@ class RaceExplorer(Explorer):
         keys = [k for k in RACE_METHODS if params.get(f"use_{k}")]
         if not keys:
             raise ValueError("Выберите хотя бы один метод.")
-        shared = {k: params[k] for k in _SHARED}
+        shared = {k: params[k] for k in SHARED_DEFAULTS}
         traces = [run_method(problem, k, (x, y), int(params["steps"]), params[f"lr_{k}"], **shared) for k in keys]
         colors = [_method_color(k, list(RACE_METHODS).index(k)) for k in keys]
         return traces, colors
@@ -391,21 +396,23 @@ class MethodExplorer(Explorer):
         c["lr"] = log_slider(float(np.clip(lr, lo, hi)), lo, hi, "шаг η", readout_format=".3g")
         uses = RACE_METHODS[key][2]
         if "momentum" in uses:
-            c["momentum"] = W.FloatSlider(value=_SHARED["momentum"], min=0.0, max=0.99, step=0.001,
+            c["momentum"] = W.FloatSlider(value=SHARED_DEFAULTS["momentum"], min=0.0, max=0.99, step=0.001,
                                           readout_format=".3f", description="момент β", style=wide)
         if "beta1" in uses:
-            c["beta1"] = W.FloatSlider(value=_SHARED["beta1"], min=0.0, max=0.99, step=0.01, description="β₁",
+            c["beta1"] = W.FloatSlider(value=SHARED_DEFAULTS["beta1"], min=0.0, max=0.99, step=0.01, description="β₁",
                                        style=wide)
         if "beta2" in uses:
-            c["beta2"] = W.FloatSlider(value=_SHARED["beta2"], min=0.5, max=0.9999, step=0.0001, readout_format=".4f",
+            c["beta2"] = W.FloatSlider(value=SHARED_DEFAULTS["beta2"], min=0.5, max=0.9999, step=0.0001, readout_format=".4f",
                                        description="β₂", style=wide)
+        if "eps" in uses:
+            c["eps"] = log_slider(SHARED_DEFAULTS["eps"], 1e-10, 1e-1, "ε", readout_format=".0e")
         if "weight_decay" in uses:
-            c["weight_decay"] = log_slider(_SHARED["weight_decay"], 1e-4, 1.0, "λ", readout_format=".0e")
+            c["weight_decay"] = log_slider(SHARED_DEFAULTS["weight_decay"], 1e-4, 1.0, "λ", readout_format=".0e")
         if "L0" in uses:
-            c["L0"] = log_slider(_SHARED["L0"], 1e-2, 1e3, "L₀", readout_format=".2g")
-            c["L1"] = log_slider(_SHARED["L1"], 1e-2, 1e2, "L₁", readout_format=".2g")
+            c["L0"] = log_slider(SHARED_DEFAULTS["L0"], 1e-2, 1e3, "L₀", readout_format=".2g")
+            c["L1"] = log_slider(SHARED_DEFAULTS["L1"], 1e-2, 1e2, "L₁", readout_format=".2g")
         if "period" in uses:
-            c["period"] = W.IntSlider(value=_SHARED["period"], min=5, max=300, step=5, description="период P",
+            c["period"] = W.IntSlider(value=SHARED_DEFAULTS["period"], min=5, max=300, step=5, description="период P",
                                       style=wide)
         c["steps"] = W.IntSlider(value=int(steps), min=10, max=1000, step=10, description="шагов", style=wide,
                                  continuous_update=False)
@@ -436,7 +443,7 @@ class MethodExplorer(Explorer):
 
     def trace(self, params=None):
         params = self.params if params is None else params
-        shared = {k: params[k] for k in _SHARED if k in params}
+        shared = {k: params[k] for k in SHARED_DEFAULTS if k in params}
         return run_method(self.problem, self.key, self.start, int(params["steps"]), params["lr"], **shared)
 
     def caption(self, trace) -> str:
