@@ -72,11 +72,16 @@ def frames_figure(figures: Sequence[go.Figure], labels: Sequence[str], *, label:
     base = go.Figure(figures[0])
     base.data = []
     base.add_traces(pad_traces(list(figures[0].data), n))
+    # shapes and annotations (vertical markers, labels) follow the slider too when any figure has them
+    decorated = any(len(f.layout.shapes or ()) or len(f.layout.annotations or ()) for f in figures)
     frames = []
     for i, (f, lab) in enumerate(zip(figures, labels)):
         title = f.layout.title.text if f.layout.title and f.layout.title.text else None
-        frames.append(go.Frame(data=pad_traces(list(f.data), n), name=f"v{i}",
-                               layout=dict(title=dict(text=title)) if title else None))
+        layout = dict(title=dict(text=title)) if title else {}
+        if decorated:
+            layout["shapes"] = [sh.to_plotly_json() for sh in (f.layout.shapes or ())]
+            layout["annotations"] = [a.to_plotly_json() for a in (f.layout.annotations or ())]
+        frames.append(go.Frame(data=pad_traces(list(f.data), n), name=f"v{i}", layout=layout or None))
     base.frames = frames
     ctrl = animation_controls([fr.name for fr in frames], label=label, slider_labels=[str(x) for x in labels])
     base.update_layout(sliders=ctrl["sliders"])  # a slider alone: each position is a setting, not time
