@@ -13,6 +13,8 @@
 :func:`regression_restarts_experiment`   3b. over-parameterised regression with and without restarts
 :func:`heavy_tail_experiment`            4. heavy-tailed class imbalance: SGD vs Adam per frequency group
 :func:`init_experiment`                  5. deep ReLU network: poor vs He initialisation
+:mod:`~optviz.experiments.profiles`      performance profiles ρ_s(τ) and the AlgoPerf score (area under
+                                         the profile up to τ_max = 4), study aggregation
 =======================================  ==============================================================
 
 Every experiment takes ``size="tiny" | "cpu" | "full"`` (seconds for tests / minutes on a laptop
@@ -46,6 +48,18 @@ from .harness import (
 from .heavy_tail import HeavyTailResult, heavy_tail_experiment
 from .imbalance import ImbalanceResult, imbalance_experiment
 from .initialization import InitResult, init_experiment, layer_statistics
+from .profiles import (
+    ALGOPERF_TAU_MAX,
+    as_times,
+    performance_profile,
+    performance_ratios,
+    profile_breakpoints,
+    profile_figure,
+    profile_score,
+    profile_table,
+    study_times,
+    trapezoid_score,
+)
 from .restarts import (
     RegressionResult,
     RestartsResult,
@@ -62,4 +76,6 @@ __all__ = [
     "restarts_experiment", "RestartsResult", "regression_restarts_experiment", "RegressionResult", "regression_truth",
     "heavy_tail_experiment", "HeavyTailResult",
     "init_experiment", "InitResult", "layer_statistics",
+    "ALGOPERF_TAU_MAX", "as_times", "performance_ratios", "performance_profile", "profile_score", "trapezoid_score",
+    "profile_breakpoints", "study_times", "profile_table", "profile_figure",
 ]
