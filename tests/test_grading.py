@@ -375,3 +375,12 @@ def test_generate_only_touches_the_named_exercises(tmp_path, capsys):
     assert sorted(p.name for p in out.glob("*.ipynb")) == [f"{EX2}.ipynb"]
     assert cli(["--root", str(tmp_path), "generate", "--only", "99-9-net"]) == 1
     assert "нет решений для упражнений: 99-9-net" in capsys.readouterr().err
+
+
+def test_hidden_mismatch_reports_absolute_error_where_zero_was_expected():
+    msg = compare(normalise(np.zeros(3)), normalise(np.array([0.0, 2e-3, 0.0])), rtol=1e-7, atol=1e-10,
+                  detail=False, name="e")
+    assert msg == "e не совпадает (абсолютная ошибка 2.0e-03)"
+    msg = compare(normalise(np.array([1.0, 0.0])), normalise(np.array([1.5, 0.0])), rtol=1e-7, atol=1e-10,
+                  detail=False, name="x")
+    assert msg == "x не совпадает (относительная ошибка 5.0e-01)"

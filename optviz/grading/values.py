@@ -95,13 +95,20 @@ def fmt(value) -> str:
     return str(value)
 
 
-def _rel_error(a: np.ndarray, e: np.ndarray) -> float:
+def _error_text(a: np.ndarray, e: np.ndarray) -> str:
+    """«относительная ошибка …», or «абсолютная ошибка …» where the expected values are zero."""
+    a, e = np.asarray(a, dtype=np.float64), np.asarray(e, dtype=np.float64)
     with np.errstate(all="ignore"):
         diff = np.abs(a - e)
-        scale = np.maximum(np.abs(e), 1e-300)
-        rel = diff / scale
-    rel = rel[np.isfinite(rel)]
-    return float(rel.max()) if rel.size else float("inf")
+        nonzero = np.abs(e) > 1e-12
+        rel = diff[nonzero] / np.abs(e[nonzero])
+    rel, absolute = rel[np.isfinite(rel)], diff[~nonzero]
+    absolute = absolute[np.isfinite(absolute)]
+    if rel.size and rel.max() > 0:
+        return f"относительная ошибка {float(rel.max()):.1e}"
+    if absolute.size:
+        return f"абсолютная ошибка {float(absolute.max()):.1e}"
+    return "ошибка не определена: получены nan/inf"
 
 
 def compare(expected, actual, *, rtol: float, atol: float, steps: bool = False, detail: bool = True,
@@ -148,10 +155,9 @@ def compare(expected, actual, *, rtol: float, atol: float, steps: bool = False, 
         ek, ak = e[k], a[k]
         if detail:
             return f"шаг {k}: ожидалось {what} = {fmt(ek)}, получено {fmt(ak)}"
-        return (f"шаг {k} из {e.shape[0] - 1}: {what} не совпадает "
-                f"(относительная ошибка {_rel_error(np.asarray(ak), np.asarray(ek)):.1e})")
+        return f"шаг {k} из {e.shape[0] - 1}: {what} не совпадает ({_error_text(ak, ek)})"
     if detail:
         return f"ожидалось {what} = {fmt(e if e.ndim else float(e))}, получено {fmt(a if a.ndim else float(a))}"
     if not np.isfinite(a).all() and np.isfinite(e).all():
         return f"{what}: получены nan/inf"
-    return f"{what} не совпадает (относительная ошибка {_rel_error(a, e):.1e})"
+    return f"{what} не совпадает ({_error_text(a, e)})"

@@ -1,0 +1,163 @@
+"""Exercise 02-1: the mini-batch gradient of least squares and the variance of its error.
+
+Tasks (the functions the student writes)::
+
+    minibatch_gradient(A, y, x, batch) -> g             mean of ∇f_i(x) over the batch, shape (d,)
+    batch_error_variance(A, y, x, b) -> float           E‖e‖² of a uniform batch of b samples without replacement
+    all_batches_error(A, y, x, b, replace) -> (mean, mean_sq)
+                                                        the same two moments by enumerating every batch
+
+The problem is least squares :math:`f_i(x) = \\tfrac12 (a_i^\\top x - y_i)^2`, :math:`f = \\frac1n\\sum_i f_i`,
+given by the rows ``a_i`` of ``A`` and the targets ``y``. The references go through the course's
+:class:`optviz.problems.finite_sums.FiniteSum` machinery (:class:`LeastSquares` below): autograd for the
+mini-batch gradient and ``grad_variance`` for :math:`\\mathbb E\\|e\\|^2`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ...problems.finite_sums import FiniteSum
+from ..spec import AnswerError, Check, Exercise, Task, as_float_array, as_pair
+
+__all__ = ["EXERCISE", "LeastSquares"]
+
+
+class LeastSquares(FiniteSum):
+    r"""Least squares :math:`f(x) = \frac1{2n}\sum_i (a_i^\top x - y_i)^2` on given data (a course ``FiniteSum``).
+
+    ``mu`` and ``L`` are the extreme eigenvalues of :math:`A^\top A/n`, ``optimum`` the least-squares
+    solution; ``window`` (a box of half-width ``radius`` around the optimum) is set for 2-D pictures.
+    """
+
+    name = "least_squares"
+    title = "Наименьшие квадраты"
+    formula = r"f(x) = \frac{1}{2n}\sum_{i=1}^{n} \left(a_i^\top x - y_i\right)^2"
+
+    def __init__(self, A, y, radius: float = 2.5):
+        self.A = np.array(A, dtype=np.float64)
+        self.y = np.array(y, dtype=np.float64).reshape(-1)
+        if self.A.ndim != 2 or self.A.shape[0] != self.y.size:
+            raise ValueError(f"A должна быть матрицей (n, d), а y — вектором длины n; получены формы "
+                             f"{self.A.shape} и {self.y.shape}")
+        self.n_samples, self.dim = self.A.shape
+        self._A_t, self._y_t = torch.as_tensor(self.A), torch.as_tensor(self.y)
+        self.hessian_matrix = self.A.T @ self.A / self.n_samples
+        ev = np.linalg.eigvalsh(self.hessian_matrix)
+        self.mu, self.L = float(ev[0]), float(ev[-1])
+        self.optimum = np.linalg.lstsq(self.A, self.y, rcond=None)[0]
+        self.minimizers = self.optimum[None, :].copy()
+        self.f_star = float(self.value_np(self.optimum))
+        c = self.optimum
+        self.window = tuple((float(ci) - radius, float(ci) + radius) for ci in c)
+        self.starts = c[None, :] + radius * 0.8 * np.array([[-1.0] + [1.0] * (self.dim - 1)])
+
+    def _losses(self, x, idx, xp):
+        if xp is torch:
+            A, y = self._A_t.to(x.dtype), self._y_t.to(x.dtype)
+        else:
+            A, y = self.A, self.y
+        if idx is not None:
+            A, y = A[idx], y[idx]
+        r = (x[..., None, :] * A).sum(-1) - y
+        return 0.5 * r * r
+
+
+# -- references -------------------------------------------------------------------------------
+
+def _ref_minibatch_gradient(A, y, x, batch):
+    return LeastSquares(A, y).grad(np.asarray(x, dtype=np.float64), np.asarray(batch, dtype=np.int64)).numpy()
+
+
+def _ref_batch_error_variance(A, y, x, b):
+    return LeastSquares(A, y).grad_variance(np.asarray(x, dtype=np.float64), int(b))
+
+
+def _ref_all_batches_error(A, y, x, b, replace):
+    """Unbiasedness (mean error 0) and the exact second moment: (n−b)/(b(n−1))·spread, or spread/b with replacement."""
+    p = LeastSquares(A, y)
+    x = np.asarray(x, dtype=np.float64)
+    spread = p.grad_variance(x, 1)                # (1/n) Σ ‖∇f_i − ∇f‖²
+    second = spread / int(b) if replace else p.grad_variance(x, int(b))
+    return np.zeros(p.dim), second
+
+
+# -- drivers ------------------------------------------------------------------------------------
+
+def _data(A, y, x):
+    A = np.array(A, dtype=np.float64)
+    return A, np.array(y, dtype=np.float64).reshape(-1), np.array(x, dtype=np.float64).reshape(-1)
+
+
+def batch_gradient(fn, *, A, y, x, batch):
+    """Driver of ``minibatch_gradient``: ``{"g": (d,)}``; ``batch`` is passed as an int array."""
+    A, y, x = _data(A, y, x)
+    g = fn(A, y, x, np.array(batch, dtype=np.int64).reshape(-1))
+    if g is None:
+        raise AnswerError("функция должна вернуть вектор градиента длины d, а вернула None")
+    return {"g": as_float_array(g, "градиент", (A.shape[1],))}
+
+
+def error_variance(fn, *, A, y, x, b):
+    """Driver of ``batch_error_variance``: ``{"var": E‖e‖²}``."""
+    A, y, x = _data(A, y, x)
+    v = fn(A, y, x, int(b))
+    if v is None:
+        raise AnswerError("функция должна вернуть число E‖e‖², а вернула None")
+    return {"var": as_float_array(v, "E‖e‖²", ())}
+
+
+def enumeration(fn, *, A, y, x, b, replace):
+    """Driver of ``all_batches_error``: ``{"mean": (d,), "mean_sq": E‖e‖²}``."""
+    A, y, x = _data(A, y, x)
+    mean, mean_sq = as_pair(fn(A, y, x, int(b), bool(replace)), "(mean_error, mean_sq)")
+    return {"mean": as_float_array(mean, "средняя ошибка", (A.shape[1],)),
+            "mean_sq": as_float_array(mean_sq, "средний квадрат ошибки", ())}
+
+
+# -- public checks -------------------------------------------------------------------------------
+
+_A = np.array([[1.0, 2.0], [0.5, -1.0], [2.0, 0.0], [-1.0, 1.0], [0.0, 3.0]])
+_Y = np.array([1.0, 0.0, 2.0, -1.0, 0.5])
+_X = np.array([0.3, -0.2])
+
+EXERCISE = Exercise(
+    id="02-1-minibatch-dispersiya",
+    title="Мини-батч градиент и его дисперсия",
+    tasks=[
+        Task("minibatch_gradient", "Мини-батч градиент наименьших квадратов", _ref_minibatch_gradient,
+             {"batch_gradient": batch_gradient}, [
+                 Check("minibatch_gradient", "батч из двух объектов", "batch_gradient",
+                       dict(A=_A, y=_Y, x=_X, batch=[0, 3]), rtol=1e-9,
+                       hint="∇fᵢ(x) = aᵢ·(aᵢᵀx − yᵢ); градиент батча — среднее по его объектам, а не сумма"),
+                 Check("minibatch_gradient", "батч из одного объекта", "batch_gradient",
+                       dict(A=_A, y=_Y, x=_X, batch=[2]), rtol=1e-9,
+                       hint="для одного объекта это просто aᵢ·(aᵢᵀx − yᵢ)"),
+                 Check("minibatch_gradient", "батч — вся выборка (полный градиент)", "batch_gradient",
+                       dict(A=_A, y=_Y, x=_X, batch=[4, 1, 0, 3, 2]), rtol=1e-9,
+                       hint="при b = n получается полный градиент Aᵀ(Ax − y)/n"),
+             ]),
+        Task("batch_error_variance", "Дисперсия ошибки мини-батч градиента (формула)", _ref_batch_error_variance,
+             {"error_variance": error_variance}, [
+                 Check("batch_error_variance", "n = 5, b = 2", "error_variance", dict(A=_A, y=_Y, x=_X, b=2),
+                       rtol=1e-9, hint="E‖e‖² = (n − b)/(b(n − 1)) · (1/n)·Σ‖∇fᵢ − ∇f‖²: разброс считается "
+                                       "вокруг полного градиента, а множитель — не просто 1/b"),
+                 Check("batch_error_variance", "b = 1", "error_variance", dict(A=_A, y=_Y, x=_X, b=1), rtol=1e-9,
+                       hint="при b = 1 множитель равен 1: остаётся средний квадрат отклонения ∇fᵢ от ∇f"),
+                 Check("batch_error_variance", "b = n: ошибки нет", "error_variance", dict(A=_A, y=_Y, x=_X, b=5),
+                       rtol=1e-9, atol=1e-12, hint="полный батч — это градиентный спуск без ошибки"),
+             ]),
+        Task("all_batches_error", "Перебор всех батчей: несмещённость и средний квадрат ошибки",
+             _ref_all_batches_error, {"enumeration": enumeration}, [
+                 Check("all_batches_error", "без возвращения, n = 5, b = 2", "enumeration",
+                       dict(A=_A, y=_Y, x=_X, b=2, replace=False), rtol=1e-9, atol=1e-9,
+                       hint="переберите все C(n, b) подмножеств (itertools.combinations): они равновероятны"),
+                 Check("all_batches_error", "с возвращением, n = 5, b = 2", "enumeration",
+                       dict(A=_A, y=_Y, x=_X, b=2, replace=True), rtol=1e-9, atol=1e-9,
+                       hint="при выборе с возвращением равновероятны упорядоченные наборы индексов "
+                            "(itertools.product), а не мультимножества"),
+             ]),
+    ],
+)
+
