@@ -23,7 +23,7 @@ from optviz.grading import check
 from optviz.grading.__main__ import main as cli
 from optviz.grading.notebook import FormatError, TASK_HEADER, parse_tasks, strip_solutions
 from optviz.grading.project import load_bundle, solution_paths, stale_exercises
-from optviz.grading.release import build_release, leaks, secret_fragments
+from optviz.grading.release import Secret, build_release, leaks, secrets, text_lines
 from optviz.grading.spec import exercises
 from optviz.grading.values import compare, decode, encode, normalise
 
@@ -257,8 +257,9 @@ def test_exercises_have_stubs_and_no_solution_text():
         text = "\n".join(c.source for c in ex.cells)
         code = "\n".join(c.source for c in ex.cells if c.cell_type == "code")
         assert code.count("raise NotImplementedError") == len(bundle.tasks)
-        for frag in secret_fragments(SOL):
-            assert frag not in text
+        lines = {line.strip() for line in text.splitlines()}
+        for sec in secrets(SOL):
+            assert not sec.exposed_in(lines), (sol.stem, sec.where)
         assert all(not c.get("outputs") for c in ex.cells if c.cell_type == "code")
 
 
@@ -359,12 +360,32 @@ def test_release_has_no_solutions(tmp_path):
     assert (out / "optviz" / "grading" / "__main__.py").is_file()
     assert not (out / "solutions").exists() and not list(out.rglob("hidden"))
     assert not list(out.rglob("*.pyc"))
-    frags = secret_fragments(SOL)
-    assert len(frags) > 10
-    assert leaks(out, frags) == []
-    # the detector does find a planted leak
-    (out / "exercises" / "leak.py").write_text(frags[0], encoding="utf-8")
-    assert leaks(out, frags)
+    found = secrets(SOL)
+    assert len(found) > 10 and any(s.where.startswith("solutions/hidden/") for s in found)
+    assert leaks(out, found) == []
+    # the detector finds a planted solution region (re-indented) and a planted hidden-test file …
+    region = next(s for s in found if len(s.lines) >= 2 and not s.where.startswith("solutions/hidden/"))
+    (out / "exercises" / "leak.py").write_text("\n".join("        " + ln for ln in region.lines), encoding="utf-8")
+    hidden = next(s for s in found if s.where.startswith("solutions/hidden/"))
+    (out / "optviz" / "leak2.py").write_text("\n".join(hidden.lines), encoding="utf-8")
+    report = leaks(out, found)
+    assert any(r.startswith("exercises/leak.py: " + region.where) for r in report)
+    assert any(r.startswith("optviz/leak2.py: " + hidden.where) for r in report)
+
+
+def test_one_generic_line_of_a_solution_is_not_a_leak(tmp_path):
+    sec = Secret("solutions/x.ipynb, решение 1", ("for _ in range(int(steps)):", "x = x - lr * grad_of(x, A, b)",
+                                                 "history.append(x.copy())"))
+    assert sec.exposed_in({"for _ in range(int(steps)):"}) == 0
+    assert sec.exposed_in({"for _ in range(int(steps)):", "history.append(x.copy())"}) == 2
+    assert Secret("h", ("only_line = secret_formula(a, b, c)",)).exposed_in({"only_line = secret_formula(a, b, c)"}) == 1
+    f = tmp_path / "nb.ipynb"
+    import nbformat as nbf
+
+    nb = nbf.v4.new_notebook()
+    nb.cells = [nbf.v4.new_code_cell("  a = 1\nb = 2")]
+    nbf.write(nb, f)
+    assert text_lines(f) == {"a = 1", "b = 2"}
 
 
 def test_generate_only_touches_the_named_exercises(tmp_path, capsys):
@@ -384,3 +405,26 @@ def test_hidden_mismatch_reports_absolute_error_where_zero_was_expected():
     msg = compare(normalise(np.array([1.0, 0.0])), normalise(np.array([1.5, 0.0])), rtol=1e-7, atol=1e-10,
                   detail=False, name="x")
     assert msg == "x не совпадает (относительная ошибка 5.0e-01)"
+    msg = compare(normalise(np.array([1.0, np.inf])), normalise(np.array([1.0, 1e300])), rtol=1e-7, atol=1e-10,
+                  detail=False, name="t")
+    assert "ожидалась бесконечность" in msg
+
+
+def test_a_broken_exercise_fails_only_its_own_submissions(tmp_path):
+    """Expected values are computed only for the exercises submitted, and an exercise that cannot be
+    prepared (here: its hidden tests do not load) marks only its own rows."""
+    root = tmp_path / "course"
+    shutil.copytree(SOL, root / "solutions")
+    (root / "solutions" / "hidden" / f"{EX2}.py").write_text("CHECKS = None\n", encoding="utf-8")
+    subs = tmp_path / "subs"
+    (subs / "anna").mkdir(parents=True)
+    (subs / "boris").mkdir()
+    shutil.copy(SOL / f"{EX1}.ipynb", subs / "anna" / f"{EX1}.ipynb")
+    shutil.copy(SOL / f"{EX2}.ipynb", subs / "boris" / f"{EX2}.ipynb")
+    out = tmp_path / "grades.csv"
+    assert cli(["--root", str(root), "grade", str(subs), "--out", str(out), "--timeout", "60", "--jobs", "1"]) == 0
+    rows = {r["student"]: r for r in csv.DictReader(open(out, encoding="utf-8"))}
+    assert rows["anna"]["total"] == rows["anna"]["max"] == "8" and rows["anna"]["status"] == "проверено"
+    assert rows["boris"]["status"].startswith("упражнение не готово к проверке")
+    header = next(csv.reader(open(out, encoding="utf-8")))
+    assert "momentum_step" in header and "mu_L" not in header     # columns of the graded exercises only

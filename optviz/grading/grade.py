@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import re
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -161,8 +162,21 @@ def grade_folder(folder: Path, out_csv: Path, *, solutions_dir: Path, feedback_d
     """Grade every notebook under ``folder``; write the grade sheet and one feedback file per notebook."""
     folder = Path(folder)
     ids = [p.stem for p in solution_paths(solutions_dir)]
-    bundles = {ex: load_bundle(solutions_dir, ex) for ex in ids}
-    expected = {ex: _Expected(b) for ex, b in bundles.items()}
+    # each exercise is loaded and its expected values computed only if some submission needs it,
+    # once; an exercise that cannot be prepared fails only its own submissions
+    prepared: dict[str, tuple[ExerciseBundle | None, _Expected | None, str]] = {}
+    lock = threading.Lock()
+
+    def prepare(ex: str):
+        with lock:
+            if ex not in prepared:
+                try:
+                    b = load_bundle(solutions_dir, ex)
+                    prepared[ex] = (b, _Expected(b), "")
+                except Exception as err:  # noqa: BLE001 - the batch must always complete
+                    prepared[ex] = (None, None, f"{type(err).__name__}: {err}")
+            return prepared[ex]
+
     subs = find_submissions(folder)
 
     def one(path: Path) -> SubmissionResult:
@@ -171,12 +185,16 @@ def grade_folder(folder: Path, out_csv: Path, *, solutions_dir: Path, feedback_d
         student = _student_of(path, folder, ex)
         if ex is None:
             return SubmissionResult(rel, student, "", status="не удалось определить упражнение по имени файла")
-        return grade_notebook(path, bundles[ex], limits, rel=rel, student=student, expected=expected[ex])
+        bundle, expected, problem = prepare(ex)
+        if bundle is None:
+            return SubmissionResult(rel, student, ex, status=f"упражнение не готово к проверке: {problem}")
+        return grade_notebook(path, bundle, limits, rel=rel, student=student, expected=expected)
 
     with ThreadPoolExecutor(max_workers=max(1, int(jobs))) as pool:
         results = list(pool.map(one, subs))
 
-    task_cols = [t.id for ex in ids for t in bundles[ex].tasks]
+    bundles = {ex: b for ex, (b, _, _) in prepared.items() if b is not None}
+    task_cols = [t.id for ex in ids if ex in bundles for t in bundles[ex].tasks]
     out_csv = Path(out_csv)
     out_csv.parent.mkdir(parents=True, exist_ok=True)
     with open(out_csv, "w", newline="", encoding="utf-8") as fh:

@@ -134,18 +134,25 @@ def dumps(nb) -> str:
     return text if text.endswith("\n") else text + "\n"
 
 
-def solution_fragments(nb, min_len: int = 24) -> list[str]:
-    """Distinctive stripped lines inside the solution regions of ``nb`` (for leak detection)."""
-    frags, inside = [], False
+def solution_regions(nb, min_len: int = 24) -> list[list[str]]:
+    """The distinctive stripped lines (≥ ``min_len`` characters, not comments) of each solution region of ``nb``."""
+    regions, current = [], None
     for cell in nb.cells:
         for line in cell.source.split("\n"):
             if _BEGIN.match(line) or _MD_BEGIN.match(line):
-                inside = True
+                current = []
                 continue
             if _END.match(line) or _MD_END.match(line):
-                inside = False
+                if current:
+                    regions.append(current)
+                current = None
                 continue
             s = line.strip()
-            if inside and len(s) >= min_len and not s.startswith("#"):
-                frags.append(s)
-    return frags
+            if current is not None and len(s) >= min_len and not s.startswith("#"):
+                current.append(s)
+    return regions
+
+
+def solution_fragments(nb, min_len: int = 24) -> list[str]:
+    """Distinctive stripped lines inside the solution regions of ``nb`` (all regions together)."""
+    return [line for region in solution_regions(nb, min_len) for line in region]

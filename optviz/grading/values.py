@@ -98,6 +98,11 @@ def fmt(value) -> str:
 def _error_text(a: np.ndarray, e: np.ndarray) -> str:
     """«относительная ошибка …», or «абсолютная ошибка …» where the expected values are zero."""
     a, e = np.asarray(a, dtype=np.float64), np.asarray(e, dtype=np.float64)
+    fa, fe = np.isfinite(a), np.isfinite(e)
+    if (fa & ~fe).any():
+        return "получено конечное число там, где ожидалась бесконечность или nan (провал, расходимость)"
+    if (~fa & fe).any():
+        return "получены nan/inf там, где ожидалось конечное число"
     with np.errstate(all="ignore"):
         diff = np.abs(a - e)
         nonzero = np.abs(e) > 1e-12
