@@ -1,0 +1,164 @@
+r"""Exercise 07-2: the optimal period of fixed restarts of Nesterov's method.
+
+Tasks (the functions the student writes)::
+
+    bound_period(kappa) -> (P_star, rho_star)                      2e√κ and the bound per step (4κ/P*²)^(1/P*)
+    nesterov_period(A, x_star, x0, lr, steps, period)              x-iterates (steps+1, d), restart every P steps
+    steps_to_eps(gap, tol) -> int | None                           first k from which gap stays ≤ tol·gap[0]
+    best_period(A, x_star, x0, lr, steps, periods, tol) -> int     the period of ``periods`` that needs fewest steps
+
+Nesterov's method is the textbook form of exercise 07-1 (:func:`ex07_1.nesterov_textbook`, built on
+``torch.optim.SGD``) with the criterion ``optviz.optim.FixedPeriod``; the bound-optimal period is
+``optviz.course.lecture_07.bound_optimal_period`` and the measure ``lecture_07.steps_to_tolerance``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ...optim import FixedPeriod
+from ..spec import AnswerError, Check, Exercise, Task, as_float_array, as_pair
+from ._common import race_figure, trace_from_points
+from .ex07_1 import nesterov_textbook, quadratic_value
+
+__all__ = ["EXERCISE", "period_run"]
+
+
+# -- references -------------------------------------------------------------------------------
+
+def _ref_bound_period(kappa):
+    from ...course.lecture_07 import bound_optimal_period
+
+    P = bound_optimal_period(float(kappa))
+    return P, (4.0 * float(kappa) / P**2) ** (1.0 / P)
+
+
+def _ref_nesterov_period(A, x_star, x0, lr, steps, period):
+    crit = FixedPeriod(int(period))
+
+    def decide(*_):
+        fired = crit.after_step(0, None, None)
+        if fired:
+            crit.on_restart()
+        return fired
+
+    return nesterov_textbook(A, x_star, x0, lr, steps, decide)[0]
+
+
+def _ref_steps_to_eps(gap, tol):
+    from ...course.lecture_07 import steps_to_tolerance
+
+    return steps_to_tolerance(np.asarray(gap, dtype=np.float64), float(tol))
+
+
+def _ref_best_period(A, x_star, x0, lr, steps, periods, tol):
+    best, best_steps = None, math.inf
+    for P in periods:
+        pts = _ref_nesterov_period(A, x_star, x0, lr, steps, int(P))
+        k = _ref_steps_to_eps([quadratic_value(A, x_star, x) for x in pts], tol)
+        if k is not None and k < best_steps:
+            best, best_steps = int(P), k
+    return best
+
+
+# -- drivers ------------------------------------------------------------------------------------
+
+def bound(fn, *, kappa):
+    """Driver of ``bound_period``: ``{"P": P*, "rho": ρ*}``."""
+    P, rho = as_pair(fn(float(kappa)), "(P_star, rho_star)")
+    return {"P": as_float_array(P, "P_star", ()), "rho": as_float_array(rho, "rho_star", ())}
+
+
+def period_run(fn, *, A, x_star, x0, lr, steps, period):
+    """Driver of ``nesterov_period``: ``{"x": (steps+1, d)}``."""
+    d = len(x0)
+    pts = fn(np.array(A, dtype=np.float64), np.array(x_star, dtype=np.float64), np.array(x0, dtype=np.float64),
+             float(lr), int(steps), int(period))
+    if pts is None:
+        raise AnswerError("функция должна вернуть массив точек формы (steps + 1, d), а вернула None")
+    return {"x": as_float_array(pts, "массив точек", (int(steps) + 1, d))}
+
+
+def _int_or_none(value, what):
+    """An integer answer (``None`` → −1, meaning «never»), else :class:`AnswerError`."""
+    if value is None:
+        return -1
+    v = as_float_array(value, what, ())
+    if not np.isfinite(v) or float(v) != int(v):
+        raise AnswerError(f"{what} должно быть целым числом или None, получено {float(v)!r}")
+    return int(v)
+
+
+def tolerance_steps(fn, *, gap, tol):
+    """Driver of ``steps_to_eps``: ``{"k": k}`` (−1 when the answer is None)."""
+    return {"k": _int_or_none(fn(np.array(gap, dtype=np.float64), float(tol)), "число шагов")}
+
+
+def best(fn, *, A, x_star, x0, lr, steps, periods, tol):
+    """Driver of ``best_period``: ``{"P": P}`` (−1 when the answer is None)."""
+    out = fn(np.array(A, dtype=np.float64), np.array(x_star, dtype=np.float64), np.array(x0, dtype=np.float64),
+             float(lr), int(steps), [int(p) for p in periods], float(tol))
+    return {"P": _int_or_none(out, "лучший период")}
+
+
+# -- figure -------------------------------------------------------------------------------------
+
+def _figure(fn):
+    from ...problems import Quadratic
+
+    q = Quadratic(kappa=100.0, angle_deg=30)
+    P, steps = 40, 250
+    ref = trace_from_points(q, _ref_nesterov_period(q.matrix, q.center, q.start, 1 / q.L, steps, P), "эталон")
+    pts = period_run(fn, A=q.matrix, x_star=q.center, x0=q.start, lr=1 / q.L, steps=steps, period=P)["x"]
+    return race_figure(q, ref, pts, f"Нестеров с рестартом каждые P = {P} шагов на квадратичной функции κ = 100",
+                       reference_label="эталон: FixedPeriod из optviz")
+
+
+def _rot(deg: float) -> np.ndarray:
+    t = math.radians(deg)
+    return np.array([[math.cos(t), -math.sin(t)], [math.sin(t), math.cos(t)]])
+
+
+_A_PUB = _rot(30) @ np.diag([1.0, 30.0]) @ _rot(30).T
+_RUN_PUB = dict(A=_A_PUB, x_star=[1.0, -1.0], x0=[-2.0, 1.0], lr=1 / 30.0)
+# a ripple that dips below 1e-3 and comes back: only «stays below» counts
+_GAP_PUB = [1.0, 0.5, 0.1, 5e-4, 2e-3, 8e-4, 3e-4, 1e-4]
+
+EXERCISE = Exercise(
+    id="07-2-optimalnyi-period",
+    title="Оптимальный период рестартов",
+    tasks=[
+        Task("bound_period", "Период P* = 2e√κ из оценки скорости", _ref_bound_period, {"bound": bound}, [
+            Check("bound_period", "κ = 100", "bound", dict(kappa=100.0), rtol=1e-10,
+                  hint="минимизируйте по P множитель за шаг (4κ/P²)^(1/P): продифференцируйте его логарифм"),
+            Check("bound_period", "κ = 1", "bound", dict(kappa=1.0), rtol=1e-10,
+                  hint="ρ* — множитель оценки за один шаг при P = P*"),
+        ]),
+        Task("nesterov_period", "Метод Нестерова с рестартом каждые P шагов", _ref_nesterov_period,
+             {"period_run": period_run}, [
+                 Check("nesterov_period", "период больше числа шагов: рестартов нет", "period_run",
+                       dict(_RUN_PUB, steps=30, period=100), steps=True,
+                       hint="β_j = (j − 1)/(j + 2) с j = 1 на первом шаге; градиент берётся в y"),
+                 Check("nesterov_period", "рестарт каждые 12 шагов, 60 шагов", "period_run",
+                       dict(_RUN_PUB, steps=60, period=12), steps=True, weight=2,
+                       hint="рестарт после шагов P, 2P, 3P, …: следующий шаг снова с j = 1, без импульса"),
+             ], figure=_figure),
+        Task("steps_to_eps", "Число шагов, после которого ошибка остаётся ниже ε", _ref_steps_to_eps,
+             {"tolerance_steps": tolerance_steps}, [
+                 Check("steps_to_eps", "горб ряби возвращается выше порога", "tolerance_steps",
+                       dict(gap=_GAP_PUB, tol=1e-3),
+                       hint="нужен первый k, начиная с которого ВСЕ следующие значения не выше tol·gap[0]"),
+                 Check("steps_to_eps", "точность не достигнута", "tolerance_steps",
+                       dict(gap=[1.0, 0.5, 0.2, 0.1], tol=1e-3),
+                       hint="если последнее значение выше порога, верните None"),
+             ]),
+        Task("best_period", "Лучший период рестартов по измерению", _ref_best_period, {"best": best}, [
+            Check("best_period", "κ = 30, восемь периодов", "best",
+                  dict(_RUN_PUB, steps=250, periods=[3, 6, 10, 15, 20, 30, 45, 70], tol=1e-10),
+                  hint="для каждого P запустите метод, посчитайте f(x_k) − f* и число шагов до точности; "
+                       "периоды, не достигшие точности, пропускайте"),
+        ]),
+    ],
+)
