@@ -1,0 +1,48 @@
+"""Скрытые тесты упражнения 05-2 (двойной спуск и решение с минимальной нормой).
+
+Не копируются в exercises/ и в выпуск. Ожидаемые значения считает проверяющий процесс эталонами из
+optviz.grading.tasks.ex05_2 (numpy.linalg.lstsq, torch.optim.SGD, lecture_05.double_descent).
+Названия и подсказки проверок видит студент — входных данных в них нет.
+"""
+
+import numpy as np
+
+from optviz.grading import Check
+
+_rng = np.random.default_rng(50502)
+
+
+def _data(n: int):
+    x = _rng.uniform(-1.0, 1.0, n)
+    return dict(x=x, y=np.sin(np.pi * x) + 0.2 * _rng.standard_normal(n))
+
+
+def _wide(m: int, p: int):
+    A = _rng.standard_normal((m, p))
+    return dict(A=A, y=_rng.standard_normal(m), lr=0.9 / np.linalg.norm(A, 2) ** 2)
+
+
+CHECKS = [
+    Check("min_norm_fit_svd", "порог интерполяции: коэффициентов столько же, сколько точек", "fit",
+          dict(**_data(15), degree=14), rtol=1e-7, atol=1e-9,
+          hint="на пороге матрица плохо обусловлена — не отбрасывайте сингулярные числа слишком грубо"),
+    Check("min_norm_fit_svd", "сильная перепараметризация", "fit", dict(**_data(20), degree=60), rtol=1e-7,
+          atol=1e-10, hint="при d + 1 > n нужен тонкий SVD и решение с минимальной нормой"),
+    Check("min_norm_fit_svd", "обычный МНК, точек больше, чем коэффициентов", "fit", dict(**_data(30), degree=4),
+          rtol=1e-8, atol=1e-10, hint="признаки — многочлены Лежандра P₀ … P_d"),
+    Check("min_norm_fit_svd", "степень 0: константа", "fit", dict(**_data(7), degree=0), rtol=1e-8, atol=1e-10,
+          hint="при d = 0 единственный признак — P₀ = 1, решение — среднее y"),
+    Check("gd_from_zero", "3 уравнения, 8 неизвестных, 60 шагов", "gd_path", dict(**_wide(3, 8), steps=60),
+          steps=True, weight=2, rtol=1e-7, atol=1e-11, hint="c_{k+1} = c_k − lr·Aᵀ(A c_k − y), старт — нулевой вектор"),
+    Check("gd_from_zero", "одно уравнение, три неизвестных", "gd_path", dict(**_wide(1, 3), steps=10), steps=True,
+          rtol=1e-8, atol=1e-12, hint="градиент равен Aᵀ(Ac − y), а не A(Ac − y)"),
+    Check("gd_from_zero", "переопределённая система 6×2", "gd_path", dict(**_wide(6, 2), steps=25), steps=True,
+          rtol=1e-8, atol=1e-12, hint="функция должна работать для любой формы A"),
+    Check("test_error_curve", "другое число точек, 4 выборки", "curve",
+          dict(n_train=10, max_degree=25, noise=0.1, n_seeds=4), weight=2, rtol=1e-6, atol=1e-12,
+          hint="повторите протокол лекции: выборка s — default_rng(s), x, затем шум; медиана по выборкам"),
+    Check("test_error_curve", "больше точек и шума", "curve", dict(n_train=20, max_degree=40, noise=0.3, n_seeds=3),
+          rtol=1e-6, atol=1e-12, hint="степени от 1 до max_degree включительно; тест — 1000 точек без шума"),
+    Check("test_error_curve", "данные без шума", "curve", dict(n_train=9, max_degree=20, noise=0.0, n_seeds=2),
+          rtol=1e-6, atol=1e-12, hint="ошибка считается относительно истинной функции sin(πx) + ½cos(3x)"),
+]
