@@ -57,3 +57,37 @@ def test_lecture_has_the_required_parts(path):
     for src in code:
         assert not re.search(r"^def |^class ", src, re.M) or src.count("\n") < 12, \
             "вспомогательный код должен быть в optviz, а не в ноутбуке"
+
+
+def _plotly_figures(cell) -> list[dict]:
+    return [o["data"]["application/vnd.plotly.v1+json"] for o in cell.get("outputs", [])
+            if "application/vnd.plotly.v1+json" in o.get("data", {})]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NUMBERED, ids=[p.stem for p in NUMBERED])
+def test_lecture_static_version_plays(path):
+    """As on the static site (OPTVIZ_STATIC=1): every explorer becomes a plotly figure whose slider or
+    ▶ button switches precomputed frames, and nothing prints a warning or a traceback."""
+    nb = execute_notebook(path, timeout=300, static=True, env={"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
+    assert output_problems(nb) == []
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code" or "_explorer(" not in cell.source:
+            continue
+        figs = _plotly_figures(cell)
+        assert figs, f"ячейка {i + 1}: исследователь не показал статическую фигуру"
+        assert any(len(f.get("frames") or []) >= 2 and (f["layout"].get("sliders") or f["layout"].get("updatemenus"))
+                   for f in figs), f"ячейка {i + 1}: у статической фигуры нет кадров с ползунком или кнопкой ▶"
+
+
+@pytest.mark.parametrize("path", NUMBERED, ids=[p.stem for p in NUMBERED])
+def test_lecture_links_its_graded_exercises(path):
+    """Each lecture links at least two exercises of its own number, and every linked exercise exists
+    both as the student version (exercises/) and as the full solution (solutions/)."""
+    text = _markdown(nbformat.read(path, as_version=4))
+    links = sorted(set(re.findall(r"\.\./exercises/([0-9]{2}-[0-9]+-[a-z0-9-]+)\.ipynb", text)))
+    own = [name for name in links if name.startswith(path.name[:3])]
+    assert len(own) >= 2, f"лекция ссылается на {len(own)} своих упражнений, нужно хотя бы два"
+    for name in links:
+        assert (ROOT / "exercises" / f"{name}.ipynb").is_file(), f"нет упражнения exercises/{name}.ipynb"
+        assert (ROOT / "solutions" / f"{name}.ipynb").is_file(), f"нет решения solutions/{name}.ipynb"

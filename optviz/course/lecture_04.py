@@ -285,8 +285,10 @@ def muon_first_step(G, lr: float = 1.0) -> dict:
 
     Returns the displacement divided by Muon's effective step ``lr·√max(1, m/n)``
     (``adjust_lr_fn="original"``) — the direction Muon moves along — and that effective step.
-    On the first step Muon's (Nesterov) momentum buffer equals ``G``, so the direction is the
-    Newton–Schulz orthogonalisation of ``G`` itself (computed by torch in bfloat16).
+    On the first step Muon's momentum buffer (a moving average, ``B = μB + (1 − μ)G``) is
+    ``(1 − μ)G`` and the Nesterov blend ``(1 − μ)G + μB = (1 − μ²)G`` is proportional to ``G``; the
+    Newton–Schulz iteration starts by normalising, so the direction is the orthogonalisation of
+    ``G`` itself (computed by torch in bfloat16).
     """
     G = torch.as_tensor(G, dtype=torch.float32)
     W = torch.zeros_like(G, requires_grad=True)
