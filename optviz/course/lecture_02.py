@@ -30,7 +30,6 @@ import numpy as np
 import plotly.graph_objects as go
 import torch
 
-from .._cache import LRUCache
 from .._checks import check_choice, check_int, check_range
 from ..optim.sgd import SGD
 from ..problems.finite_sums import FiniteSum, LinearRegression, LogisticRegression
@@ -350,15 +349,6 @@ def comparison_figure(runs: Sequence[SGDRuns], *, title: str | None = None) -> g
 # ---------------------------------------------------------------------------------------------
 # explorers
 # ---------------------------------------------------------------------------------------------
-class _CachedExplorer(Explorer):
-    """An explorer whose runs are cached by their settings (moving back to a setting is instant)."""
-
-    def __init__(self, controls, build, **kw):
-        self._cache: LRUCache = LRUCache(32)
-        super().__init__(controls, build, **kw)
-
-    def cached(self, key, compute):
-        return self._cache.get_or_compute(key, compute)
 
 
 def schedule_explorer(problem: LinearRegression | None = None, *, lr: float = 0.3, batch_size: int = 1,
@@ -376,7 +366,7 @@ def schedule_explorer(problem: LinearRegression | None = None, *, lr: float = 0.
     c["lr"] = log_slider(float(lr), 1e-2, 2.0, "шаг α (α₀)", readout_format=".3g", steps=46)
     c["batch_size"] = W.IntSlider(value=int(batch_size), min=1, max=min(32, p.n_samples), description="батч b",
                                   style={"description_width": "initial"}, continuous_update=False)
-    ex: _CachedExplorer
+    ex: Explorer
 
     def build(params):
         lr_, b = float(params["lr"]), int(params["batch_size"])
@@ -387,7 +377,7 @@ def schedule_explorer(problem: LinearRegression | None = None, *, lr: float = 0.
         traces = ex.cached((round(lr_, 12), b), compute)
         return sgd_schedule_figure(p, traces, validate=not ex.live)
 
-    ex = _CachedExplorer(c, build, static_values={"lr": [0.03, 0.1, 0.3, 1.0]})
+    ex = Explorer(c, build, static_values={"lr": [0.03, 0.1, 0.3, 1.0]})
     return ex
 
 
@@ -410,7 +400,7 @@ def batch_explorer(problem: LogisticRegression | None = None, *, lr_scale: float
     c["schedule"] = W.Dropdown(options=[("постоянный", "constant"), ("убывающий α₀/√(k+1)", "sqrt"),
                                         ("убывающий (2k+1)/(2μ(k+1)²)", "strongly_convex")],
                                value="constant", description="шаг", style=wide)
-    ex: _CachedExplorer
+    ex: Explorer
     gd = sgd_runs(p, p.n_samples, epochs, lr=1 / p.L, seeds=seeds[:1])
 
     def build(params):
@@ -423,5 +413,5 @@ def batch_explorer(problem: LogisticRegression | None = None, *, lr_scale: float
         return comparison_figure([gd, runs], title=f"{SCHEDULE_LABELS[kind]}, b = {b}: |f − f*| при бюджете "
                                                    f"{epochs} эпох (κ = {fmt_num(p.kappa)})")
 
-    ex = _CachedExplorer(c, build, static_values={"batch_size": [1, 5, 20, 50, 200]})
+    ex = Explorer(c, build, static_values={"batch_size": [1, 5, 20, 50, 200]})
     return ex

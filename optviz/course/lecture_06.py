@@ -29,13 +29,11 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import ipywidgets as W
 import numpy as np
 import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
-from .._cache import LRUCache
 from .._checks import check_choice, check_int, check_range
 from ..optim.l0l1 import L0L1GD, l0l1_step_size
 from ..optim.sgd import SGD
@@ -46,6 +44,7 @@ from ..viz._plotly import LAYOUT_DEFAULTS
 from ..viz._style import DIVERGED_TEXT, PALETTE, fmt_num
 from ..viz.phases import phase_boundary, plural
 from ..widgets._base import Explorer, log_slider
+from ..widgets.l0l1 import l0l1_controls
 
 __all__ = [
     "Example", "EXAMPLES", "curvature_samples", "smoothness_check", "difference_form_ratio", "curvature_figure",
@@ -511,20 +510,7 @@ class ClippingExplorer(Explorer):
     """problem, L0, L1, x₀, steps → the smooth, clipped and normalised (L0, L1) runs side by side."""
 
     def __init__(self, problem: str, L0: float | None, L1: float | None, x0: float | None, steps: int):
-        check_choice("problem", problem, tuple(_CLIP_PROBLEMS))
-        cls = _CLIP_PROBLEMS[problem][1]
-        wide = {"description_width": "initial"}
-        c = OrderedDict()
-        c["problem"] = W.Dropdown(options=[(lab, key) for key, (lab, _) in _CLIP_PROBLEMS.items()], value=problem,
-                                  description="функция", style=wide)
-        c["L0"] = log_slider(float(cls.L0 if L0 is None else L0), 1e-2, 1e2, "L₀", readout_format=".3g", steps=80)
-        c["L1"] = log_slider(float(cls.L1 if L1 is None else L1), 1e-2, 1e2, "L₁", readout_format=".3g", steps=80)
-        c["x0"] = W.FloatText(value=float(cls.starts[0, 0] if x0 is None else x0), description="старт x₀",
-                              style=wide, layout=W.Layout(width="170px"))
-        c["steps"] = W.IntSlider(value=int(steps), min=10, max=300, step=10, description="шагов", style=wide,
-                                 continuous_update=False)
-        self._cache: LRUCache = LRUCache(32)
-        box = W.VBox([W.HBox([c["problem"], c["x0"], c["steps"]]), W.HBox([c["L0"], c["L1"]])])
+        c, box = l0l1_controls(_CLIP_PROBLEMS, problem, L0, L1, x0, steps)
         super().__init__(c, self._build, controls_box=box, static_values={"L0": [0.25, 1.0, 4.0, 16.0, 64.0]})
 
     def _build(self, params: dict) -> go.Figure:
@@ -536,7 +522,7 @@ class ClippingExplorer(Explorer):
         (lo, hi), = problem.window
         x0 = float(check_range("x0 (старт x₀)", params["x0"], lo, hi))
         key = (params["problem"], round(L0, 12), round(L1, 12), x0, steps)
-        traces = self._cache.get_or_compute(
+        traces = self.cached(
             key, lambda: {v: run(problem, L0L1GD, x0, steps, L0=L0, L1=L1, variant=v) for v in _VARIANT_LABELS})
         return clipping_figure(problem, traces, L0, L1, validate=not self.live)
 
@@ -812,12 +798,11 @@ def manifold_explorer(lr: float = 0.1, steps: int = 200) -> Explorer:
     steps = check_int("steps", steps, 1, 5000)
     c = OrderedDict()
     c["lr"] = log_slider(float(lr), 1e-3, 1.0, "шаг η", readout_format=".3g", steps=60)
-    cache: LRUCache = LRUCache(32)
     ex: Explorer
 
     def build(params):
         lr_ = float(check_range("lr (шаг η)", params["lr"], 0.0, low_open=True))
-        tr = cache.get_or_compute(round(lr_, 12), lambda: manifold_runs(lr_, steps))
+        tr = ex.cached(round(lr_, 12), lambda: manifold_runs(lr_, steps))
         return manifold_figure(tr, lr_, validate=not ex.live)
 
     ex = Explorer(c, build, static_values={"lr": [0.01, 0.05, 0.1, 0.2, 0.4, 0.7]})

@@ -90,15 +90,6 @@ BILINEAR_METHODS = OrderedDict([
 BLOWUP = 1e4
 
 
-class _CachedExplorer(Explorer):
-    """An explorer whose computations are cached by their settings."""
-
-    def __init__(self, controls, build, **kw):
-        self._cache: LRUCache = LRUCache(32)
-        super().__init__(controls, build, **kw)
-
-    def cached(self, key, compute):
-        return self._cache.get_or_compute(key, compute)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -688,11 +679,11 @@ def dro_explorer(tau: float = 1.0, prior: str = "uniform", problem: DROToy | Non
     c["prior"] = W.Dropdown(options=[("равномерное", "uniform"), ("обратное к размеру группы", "inverse_frequency")],
                             value=check_choice("prior", prior, ("uniform", "inverse_frequency")),
                             description="априорное π̂", style={"description_width": "initial"})
-    ex: _CachedExplorer
+    ex: Explorer
 
     def build(params):
         t, pr = float(params["tau"]), params["prior"]
         return ex.cached((round(t, 12), pr), lambda: dro_figure(t, pr, p))
 
-    ex = _CachedExplorer(c, build, static_values={"tau": [0.01, 0.1, 1.0, 10.0, 100.0, 1000.0]})
+    ex = Explorer(c, build, static_values={"tau": [0.01, 0.1, 1.0, 10.0, 100.0, 1000.0]})
     return ex

@@ -45,7 +45,7 @@ from ..problems.dro_toy import DROToy
 from ..run import run
 from ..viz._plotly import LAYOUT_DEFAULTS
 from ..viz._style import PALETTE, fmt_num
-from ..viz.dro import GROUP_COLORS, _contour_traces
+from ..viz.dro import GROUP_COLORS, contour_traces
 from ..widgets._base import Explorer, log_slider
 
 __all__ = [
@@ -124,7 +124,7 @@ def dro_path_figure(problem: DROToy | None = None, *, priors=("uniform", "invers
     paths = [dro_path(p, taus, pr) for pr in priors]
     ref_l = dict(xaxis="x", yaxis="y")
     ref_r = dict(xaxis="x2", yaxis="y2")
-    traces = _contour_traces(p, ref_l)
+    traces = contour_traces(p, ref_l)
     dashes = ["solid", "dash", "dot"]
     path_colors = ["#d62728", "#9467bd", "#2ca02c"]
     for j, (path, pr) in enumerate(zip(paths, priors)):
@@ -398,15 +398,6 @@ def optimism_figure(res: OptimismRuns) -> go.Figure:
     return go.Figure(data=traces, layout=layout)
 
 
-class _CachedExplorer(Explorer):
-    """An explorer whose results are cached by their settings (moving back to a setting is instant)."""
-
-    def __init__(self, controls, build, *, cache_size: int = 64, **kw):
-        self._cache: LRUCache = LRUCache(cache_size)
-        super().__init__(controls, build, **kw)
-
-    def cached(self, key, compute):
-        return self._cache.get_or_compute(key, compute)
 
 
 def optimism_explorer(problem: DROToy | None = None, *, tau: float = 0.3, pi_lr: float = 1.0, alpha: float = 1.0,
@@ -424,7 +415,7 @@ def optimism_explorer(problem: DROToy | None = None, *, tau: float = 0.3, pi_lr:
                             style=wide)
     for name in ("pi_lr", "tau"):
         c[name].continuous_update = False
-    ex: _CachedExplorer
+    ex: Explorer
 
     def build(params):
         key = (round(float(params["alpha"]), 9), round(float(params["pi_lr"]), 12), round(float(params["tau"]), 12),
@@ -433,7 +424,7 @@ def optimism_explorer(problem: DROToy | None = None, *, tau: float = 0.3, pi_lr:
                                                    steps=steps))
         return optimism_figure(res)
 
-    ex = _CachedExplorer(c, build, static_values={"pi_lr": [0.1, 0.3, 1.0, 3.0]})
+    ex = Explorer(c, build, static_values={"pi_lr": [0.1, 0.3, 1.0, 3.0]})
     return ex
 
 

@@ -32,7 +32,7 @@ import plotly.graph_objects as go
 from ._plotly import LAYOUT_DEFAULTS, animation_controls
 from ._style import DIVERGED_TEXT, color_for, describe, fmt_num
 
-__all__ = ["GROUP_COLORS", "pi_figure", "dro_race_figure", "frame_steps", "group_names_for"]
+__all__ = ["GROUP_COLORS", "pi_figure", "dro_race_figure", "frame_steps", "group_names_for", "contour_traces"]
 
 #: colours of the groups (distinct from the method colours of ``_style``)
 GROUP_COLORS = ["#4c78a8", "#f58518", "#54a24b", "#b279a2", "#e45756", "#72b7b2", "#eeca3b", "#9d755d",
@@ -208,8 +208,9 @@ def _problem_grid(problem, n: int = 60):
     return cache[key]
 
 
-def _contour_traces(problem, ref: dict, n: int = 60) -> list[dict]:
-    """The problem's contour (log₁₀ of the ERM loss), its samples coloured by group, ERM ★."""
+def contour_traces(problem, ref: dict, n: int = 60) -> list[dict]:
+    """Plotly traces of a 2-D DRO problem: its contour (log₁₀ of the ERM loss), its samples coloured by
+    group and the ERM minimiser ★; ``ref`` holds the axes (``xaxis``, ``yaxis``) they are drawn on."""
     X, Y, Z = _problem_grid(problem, n)
     with np.errstate(all="ignore"):
         low = float(np.nanmin(Z))
@@ -443,7 +444,7 @@ def pi_figure(trace, *, problem=None, group_losses=None, group_names: Sequence[s
     # parameter path on the contour
     if show_path:
         ref = panel["path"]["ref"]
-        for tr in _contour_traces(problem, ref):
+        for tr in contour_traces(problem, ref):
             add(tr)
         if solution is not None:
             add(_solution_star(solution, ref))
@@ -567,7 +568,7 @@ def dro_race_figure(problem, traces: Sequence, *, solution=None, labels: Sequenc
             animated.append(len(out) - 1)
 
     ref = refs[0]["ref"]
-    for tr in _contour_traces(problem, ref):
+    for tr in contour_traces(problem, ref):
         add(tr)
     if solution is not None:
         add(_solution_star(solution, ref))

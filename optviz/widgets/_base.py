@@ -27,6 +27,7 @@ import ipywidgets as W
 import numpy as np
 import plotly.graph_objects as go
 
+from .._cache import LRUCache
 from ..viz._plotly import frames_figure
 
 __all__ = ["Explorer", "static_mode", "log_slider"]
@@ -211,6 +212,14 @@ class Explorer:
     # -- display ------------------------------------------------------------------------------
     def box(self) -> W.Widget:
         return W.VBox([self._controls_box, *self._extra, self.status, self.widget])
+
+    def cached(self, key, compute: Callable[[], object]):
+        """``compute()`` remembered under ``key`` for this explorer (the last 64 settings), so that
+        moving a slider back to a setting already seen is instant."""
+        cache = self.__dict__.get("_results")
+        if cache is None:
+            cache = self._results = LRUCache(64)
+        return cache.get_or_compute(key, compute)
 
     def static_figure(self, values: Mapping[str, Sequence] | None = None) -> go.Figure:
         """A plain plotly figure with a slider over precomputed settings (for HTML export)."""

@@ -76,23 +76,31 @@ def best_fixed_step(problem, x0: float, steps: int, lrs=None, n_starts: int = 5)
     return _GD_CACHE.get_or_compute(key, compute)
 
 
+def l0l1_controls(problems: dict, problem: str, L0: float | None, L1: float | None, x0: float | None,
+                  steps: int) -> tuple[OrderedDict, W.Widget]:
+    """The controls of a 1-D (L0, L1) explorer and their layout: a function dropdown (``problems``:
+    key → (Russian label, problem class with ``L0``, ``L1``, ``starts``)), log sliders L₀ and L₁
+    (defaults: the class's constants), the start x₀ and the number of steps."""
+    check_choice("problem", problem, tuple(problems))
+    cls = problems[problem][1]
+    wide = {"description_width": "initial"}
+    c = OrderedDict()
+    c["problem"] = W.Dropdown(options=[(lab, key) for key, (lab, _) in problems.items()], value=problem,
+                              description="функция", style=wide)
+    c["L0"] = log_slider(float(cls.L0 if L0 is None else L0), 1e-2, 1e2, "L₀", readout_format=".3g", steps=80)
+    c["L1"] = log_slider(float(cls.L1 if L1 is None else L1), 1e-2, 1e2, "L₁", readout_format=".3g", steps=80)
+    c["x0"] = W.FloatText(value=float(cls.starts[0, 0] if x0 is None else x0), description="старт x₀",
+                          style=wide, layout=W.Layout(width="170px"))
+    c["steps"] = W.IntSlider(value=int(steps), min=10, max=300, step=10, description="шагов", style=wide,
+                             continuous_update=False)
+    return c, W.VBox([W.HBox([c["problem"], c["x0"], c["steps"]]), W.HBox([c["L0"], c["L1"]])])
+
+
 class L0L1Explorer(Explorer):
     """problem, L0, L1, x₀, steps → the (L0, L1) run and the best fixed-step GD, two phases marked."""
 
     def __init__(self, problem: str, L0: float | None, L1: float | None, x0: float | None, steps: int):
-        check_choice("problem", problem, tuple(L0L1_PROBLEMS))
-        cls = L0L1_PROBLEMS[problem][1]
-        wide = {"description_width": "initial"}
-        c = OrderedDict()
-        c["problem"] = W.Dropdown(options=[(lab, key) for key, (lab, _) in L0L1_PROBLEMS.items()], value=problem,
-                                  description="функция", style=wide)
-        c["L0"] = log_slider(float(cls.L0 if L0 is None else L0), 1e-2, 1e2, "L₀", readout_format=".3g", steps=80)
-        c["L1"] = log_slider(float(cls.L1 if L1 is None else L1), 1e-2, 1e2, "L₁", readout_format=".3g", steps=80)
-        c["x0"] = W.FloatText(value=float(cls.starts[0, 0] if x0 is None else x0), description="старт x₀",
-                              style=wide, layout=W.Layout(width="170px"))
-        c["steps"] = W.IntSlider(value=int(steps), min=10, max=300, step=10, description="шагов", style=wide,
-                                 continuous_update=False)
-        box = W.VBox([W.HBox([c["problem"], c["x0"], c["steps"]]), W.HBox([c["L0"], c["L1"]])])
+        c, box = l0l1_controls(L0L1_PROBLEMS, problem, L0, L1, x0, steps)
         super().__init__(c, self._build, controls_box=box,
                          static_values={"L1": [0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0]})
 
