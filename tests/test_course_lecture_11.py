@@ -183,3 +183,18 @@ def test_schedule_explorer():
     assert "γ = 0.9" in ex.widget.data[1].name
     static = ex.static_figure({"gamma": [1.0, 0.95]})
     assert len(static.frames) == 2
+
+
+def test_schedule_runs_reuse_the_constant_run_across_gamma():
+    from optviz.course import lecture_11 as lec
+
+    lec._CONSTANT_RUNS.clear()
+    a = lec.schedule_runs(lr=0.05, gamma=1.0, warmup=0, steps=40, seeds=(0, 1))
+    np.testing.assert_array_equal(a["schedule"], a["constant"])      # γ = 1, W = 0: the same run
+    b = lec.schedule_runs(lr=0.05, gamma=0.9, warmup=0, steps=40, seeds=(0, 1))
+    np.testing.assert_array_equal(b["constant"], a["constant"])      # reused, not recomputed differently
+    assert b["schedule"][-1].mean() != a["schedule"][-1].mean()
+    lec._CONSTANT_RUNS.clear()
+    c = lec.schedule_runs(lr=0.05, gamma=0.9, warmup=0, steps=40, seeds=(0, 1))
+    np.testing.assert_array_equal(c["constant"], b["constant"])
+    np.testing.assert_array_equal(c["schedule"], b["schedule"])

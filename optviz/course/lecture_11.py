@@ -485,6 +485,9 @@ def schedule_values(lr: float, gamma: float, warmup: int, steps: int) -> np.ndar
     return out
 
 
+_CONSTANT_RUNS: LRUCache = LRUCache(64)
+
+
 def schedule_runs(problem=None, *, lr: float = 0.3, gamma: float = 0.99, warmup: int = 0, steps: int = 300,
                   batch_size: int = 1, seeds: Sequence[int] = (0, 1, 2)) -> dict:
     r"""SGD on a finite sum with a constant step and with :func:`warmup_exponential`, the same batches.
@@ -498,15 +501,21 @@ def schedule_runs(problem=None, *, lr: float = 0.3, gamma: float = 0.99, warmup:
 
     p = problem if problem is not None else LinearRegression()
     out = {"constant": [], "schedule": []}
+
+    def gaps(b, sch):
+        tr = run(p, _SGD, p.starts[0], steps, batches=b, lr=float(lr), scheduler=sch)
+        gap = tr.loss[:, 0] - p.f_star
+        if tr.diverged_at[0] >= 0:
+            gap = gap.copy()
+            gap[tr.diverged_at[0]:] = np.inf
+        return gap
+
     for s in seeds:
         b = p.sample_batches(steps, batch_size, int(s))
-        for key, sch in (("constant", None), ("schedule", lambda o: warmup_exponential(o, gamma, warmup))):
-            tr = run(p, _SGD, p.starts[0], steps, batches=b, lr=float(lr), scheduler=sch)
-            gap = tr.loss[:, 0] - p.f_star
-            if tr.diverged_at[0] >= 0:
-                gap = gap.copy()
-                gap[tr.diverged_at[0]:] = np.inf
-            out[key].append(gap)
+        # the constant-step run does not depend on γ and W: moving those sliders reuses it
+        key = (type(p).__name__, repr(p), float(lr), int(steps), int(batch_size), int(s))
+        out["constant"].append(_CONSTANT_RUNS.get_or_compute(key, lambda: gaps(b, None)))
+        out["schedule"].append(gaps(b, lambda o: warmup_exponential(o, gamma, warmup)))
     return {"constant": np.stack(out["constant"], 1), "schedule": np.stack(out["schedule"], 1),
             "lrs": schedule_values(lr, gamma, warmup, steps), "problem": p}
 
@@ -721,12 +730,13 @@ def schedule_explorer(problem=None, *, lr: float = 0.05, gamma: float = 0.995, w
     c["lr"] = log_slider(float(lr), 1e-2, 2.0, "шаг η", readout_format=".3g", steps=46)
     c["warmup"] = W.IntSlider(value=int(warmup), min=0, max=150, step=10, description="разогрев W, шагов",
                               style=wide, continuous_update=False)
-    cache = LRUCache(32)
+    ex: Explorer
 
     def build(params):
         lr_, g, w = float(params["lr"]), float(params["gamma"]), int(params["warmup"])
-        res = cache.get_or_compute((round(lr_, 12), round(g, 6), w),
-                                   lambda: schedule_runs(p, lr=lr_, gamma=g, warmup=w, steps=steps, seeds=seeds))
+        res = ex.cached((round(lr_, 12), round(g, 6), w),
+                        lambda: schedule_runs(p, lr=lr_, gamma=g, warmup=w, steps=steps, seeds=seeds))
         return schedule_figure(res, lr=lr_, gamma=g, warmup=w)
 
-    return Explorer(c, build, static_values={"gamma": [1.0, 0.995, 0.99, 0.97, 0.95, 0.9]})
+    ex = Explorer(c, build, static_values={"gamma": [1.0, 0.995, 0.99, 0.97, 0.95, 0.9]})
+    return ex
