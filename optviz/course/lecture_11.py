@@ -728,6 +728,7 @@ def schedule_explorer(problem=None, *, lr: float = 0.05, gamma: float = 0.995, w
     c["gamma"] = W.FloatSlider(value=float(gamma), min=0.85, max=1.0, step=0.005, readout_format=".3f",
                                description="γ (множитель за шаг)", style=wide, continuous_update=False)
     c["lr"] = log_slider(float(lr), 1e-2, 2.0, "шаг η", readout_format=".3g", steps=46)
+    c["lr"].continuous_update = False     # each setting is 6 SGD runs: recompute when the slider is released
     c["warmup"] = W.IntSlider(value=int(warmup), min=0, max=150, step=10, description="разогрев W, шагов",
                               style=wide, continuous_update=False)
     ex: Explorer
