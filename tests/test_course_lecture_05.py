@@ -126,3 +126,51 @@ def test_animated_pca_figure_has_frames():
     fig = L.animated_pca_figure(plane, pca)
     assert len(fig.frames) == len(net.trajectory)
     np.testing.assert_allclose(fig.frames[-1].data[0].x, pca.coords[:, 0])
+
+
+# ------------------------------------------------------------------------------ grokking
+def test_grokking_memorises_first_and_generalises_only_with_weight_decay():
+    from optviz.course.lecture_05 import grokking_run
+
+    g = grokking_run(weight_decay=1.0, steps=3000)
+    g0 = grokking_run(weight_decay=0.0, steps=3000)
+    m, gen = g.first_step("train", 0.99), g.first_step("test", 0.9)
+    assert m is not None and m <= 300
+    assert gen is not None and gen >= 5 * m                     # the delay that defines grokking
+    assert g0.train_acc[-1] == 1.0 and g0.test_acc.max() < 0.1   # memorisation only
+    assert g0.weight_norm[-1] > 2 * g.weight_norm[-1]            # without decay the norm keeps growing
+    assert g.config["n_train"] == round(0.7 * 23 * 23) and len(g.steps) == 3000 // 50 + 1
+
+
+def test_grokking_split_is_a_partition_and_deterministic():
+    from optviz.course.lecture_05 import grokking_run
+
+    a = grokking_run.__wrapped__(weight_decay=1.0, steps=60, record_every=20, seed=3)
+    b = grokking_run.__wrapped__(weight_decay=1.0, steps=60, record_every=20, seed=3)
+    np.testing.assert_array_equal(a.test_acc, b.test_acc)
+    np.testing.assert_array_equal(a.weight_norm, b.weight_norm)
+    assert list(a.steps) == [0, 20, 40, 60]
+    assert a.first_step("test", 2.0) is None
+
+
+def test_grokking_bad_input_is_named_in_russian():
+    from optviz.course.lecture_05 import grokking_run
+
+    with pytest.raises(ValueError, match="train_fraction"):
+        grokking_run(train_fraction=1.0)
+    with pytest.raises(ValueError, match="weight_decay"):
+        grokking_run(weight_decay=-0.1)
+    with pytest.raises(ValueError, match="modulus"):
+        grokking_run(modulus=2)
+
+
+def test_grokking_explorer_updates_and_has_a_static_version():
+    from optviz.course.lecture_05 import grokking_explorer
+
+    ex = grokking_explorer(weight_decay=1.0, steps=300)
+    fig = ex.widget
+    assert "λ = 1: обучение ≥ 99%" in fig.layout.title.text and len(fig.data) == 6   # λ = 1 and λ = 0
+    ex.set(weight_decay=0.0)
+    assert len(ex.widget.data) == 3 and "λ = 0" in ex.widget.layout.title.text
+    static = ex.static_figure({"weight_decay": [0.0, 1.0]})
+    assert len(static.frames) == 2

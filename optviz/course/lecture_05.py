@@ -15,6 +15,10 @@ r"""Helpers of lecture 05 «Ландшафт функции потерь».
   coefficients equals the number of training points.
 * :func:`init_explorer` — activation scale and weight-gradient norm per layer of a deep ReLU MLP
   at initialisation, :math:`\mathcal N(0, \sigma^2)` with a σ slider against He's scaling.
+* :func:`grokking_run`, :func:`grokking_figure`, :func:`grokking_explorer` — grokking on addition
+  modulo a prime: a small embedding MLP trained full-batch with optviz AdamW fits the training half
+  of the table within a few hundred steps and generalises only thousands of steps later, and only
+  with weight decay.
 * :func:`animated_pca_figure` — the PCA plane with the training path drawn step by step (frames).
 """
 
@@ -36,6 +40,7 @@ __all__ = [
     "SharpFlatResult", "sharp_vs_flat", "target_function", "legendre_features", "min_norm_fit",
     "DoubleDescentResult", "double_descent", "double_descent_figure", "double_descent_explorer",
     "init_statistics", "init_figure", "init_explorer", "animated_pca_figure",
+    "GrokkingRun", "grokking_run", "grokking_figure", "grokking_explorer",
 ]
 
 
@@ -499,6 +504,157 @@ def init_explorer(*, depth: int = 20, width: int = 64, sigma: float = 0.01):
 
     he_sigma = float(np.sqrt(2.0 / width))
     return Explorer(controls, build, static_values={"sigma": [0.01, 0.05, 0.1, round(he_sigma, 3), 0.3]})
+
+
+# ------------------------------------------------------------------------------ grokking
+@dataclass(frozen=True)
+class GrokkingRun:
+    """Curves of :func:`grokking_run`, recorded every ``config["record_every"]`` steps (and at 0)."""
+
+    steps: np.ndarray
+    train_acc: np.ndarray
+    test_acc: np.ndarray
+    train_loss: np.ndarray
+    test_loss: np.ndarray
+    weight_norm: np.ndarray     # ‖θ‖₂ of all parameters
+    config: dict
+
+    def first_step(self, split: str, level: float) -> int | None:
+        """The first recorded step at which the ``split`` ("train" / "test") accuracy is ≥ ``level``."""
+        check_choice("split", split, ("train", "test"))
+        acc = self.train_acc if split == "train" else self.test_acc
+        hit = np.flatnonzero(acc >= level)
+        return int(self.steps[hit[0]]) if hit.size else None
+
+
+class _ModularMLP(torch.nn.Module):
+    """(a, b) → logits of (a + b) mod p: a shared embedding of both operands, concatenated, one ReLU layer."""
+
+    def __init__(self, modulus: int, embed: int, hidden: int):
+        super().__init__()
+        self.embed = torch.nn.Embedding(modulus, embed)
+        self.hidden = torch.nn.Linear(2 * embed, hidden)
+        self.out = torch.nn.Linear(hidden, modulus)
+
+    def forward(self, a, b):
+        return self.out(F.relu(self.hidden(torch.cat([self.embed(a), self.embed(b)], dim=1))))
+
+
+@functools.lru_cache(maxsize=32)
+def grokking_run(*, modulus: int = 23, train_fraction: float = 0.7, weight_decay: float = 1.0, lr: float = 3e-3,
+                 steps: int = 3000, embed: int = 32, hidden: int = 128, seed: int = 0,
+                 record_every: int = 50) -> GrokkingRun:
+    r"""Train :math:`(a, b) \mapsto (a + b) \bmod p` on a random ``train_fraction`` of the p² pairs.
+
+    Full-batch optviz AdamW (β = (0.9, 0.98), decoupled weight decay ``weight_decay``) on the
+    cross-entropy; the rest of the table is the test set. Cached and deterministic (``seed`` fixes
+    the split and the initialisation). A few seconds on a CPU for the defaults.
+    """
+    from ..optim import AdamW
+
+    modulus = check_int("modulus", modulus, 3)
+    check_range("train_fraction", train_fraction, 0.0, 1.0, low_open=True, high_open=True)
+    check_range("weight_decay", weight_decay, 0.0)
+    check_range("lr", lr, 0.0, low_open=True)
+    steps = check_int("steps", steps, 1)
+    record_every = check_int("record_every", record_every, 1)
+    gen = torch.Generator().manual_seed(int(seed))
+    a, b = torch.meshgrid(torch.arange(modulus), torch.arange(modulus), indexing="ij")
+    a, b = a.flatten(), b.flatten()
+    y = (a + b) % modulus
+    perm = torch.randperm(modulus * modulus, generator=gen)
+    n_train = int(round(train_fraction * modulus * modulus))
+    if not 1 <= n_train < modulus * modulus:
+        raise ValueError(f"При модуле {modulus} доля train_fraction = {train_fraction} оставляет пустую часть таблицы.")
+    tr, te = perm[:n_train], perm[n_train:]
+    torch.manual_seed(int(seed))
+    model = _ModularMLP(modulus, int(embed), int(hidden))
+    opt = AdamW(model.parameters(), lr=float(lr), betas=(0.9, 0.98), weight_decay=float(weight_decay))
+    rec = {k: [] for k in ("steps", "train_acc", "test_acc", "train_loss", "test_loss", "weight_norm")}
+
+    def record(k):
+        with torch.no_grad():
+            for split, idx in (("train", tr), ("test", te)):
+                logits = model(a[idx], b[idx])
+                rec[f"{split}_loss"].append(float(F.cross_entropy(logits, y[idx])))
+                rec[f"{split}_acc"].append(float((logits.argmax(1) == y[idx]).double().mean()))
+            rec["weight_norm"].append(float(torch.sqrt(sum((p.detach() ** 2).sum() for p in model.parameters()))))
+        rec["steps"].append(k)
+
+    record(0)
+    for k in range(1, steps + 1):
+        opt.zero_grad()
+        F.cross_entropy(model(a[tr], b[tr]), y[tr]).backward()
+        opt.step()
+        if k % record_every == 0 or k == steps:
+            record(k)
+    config = dict(modulus=modulus, train_fraction=float(train_fraction), weight_decay=float(weight_decay), lr=float(lr),
+                  steps=steps, embed=int(embed), hidden=int(hidden), seed=int(seed), record_every=record_every,
+                  n_train=n_train)
+    return GrokkingRun(**{k: np.asarray(v, dtype=float if k != "steps" else np.int64) for k, v in rec.items()},
+                       config=config)
+
+
+def _grokking_text(run: GrokkingRun) -> str:
+    m, g = run.first_step("train", 0.99), run.first_step("test", 0.9)
+    m_txt = f"обучение ≥ 99% — шаг {m}" if m is not None else "обучение < 99%"
+    g_txt = f"тест ≥ 90% — шаг {g}" if g is not None else f"тест < 90% (максимум {run.test_acc.max():.0%})"
+    return f"{m_txt}, {g_txt}"
+
+
+def grokking_figure(runs: dict) -> go.Figure:
+    """Accuracy (train solid, test dashed) and the weight norm against the step for ``{label: GrokkingRun}``."""
+    from plotly.subplots import make_subplots
+
+    from ..viz._style import PALETTE
+
+    if not runs:
+        raise ValueError("Нужен хотя бы один запуск: словарь подпись → GrokkingRun.")
+    fig = make_subplots(rows=1, cols=2, subplot_titles=["точность", "норма весов ‖θ‖"], horizontal_spacing=0.1)
+    notes = []
+    for i, (label, r) in enumerate(runs.items()):
+        color = PALETTE[i % len(PALETTE)]
+        fig.add_scatter(x=r.steps, y=r.train_acc, mode="lines", name=f"{label}: обучение", legendgroup=label,
+                        line=dict(color=color, width=2), row=1, col=1)
+        fig.add_scatter(x=r.steps, y=r.test_acc, mode="lines", name=f"{label}: тест", legendgroup=label,
+                        line=dict(color=color, width=2, dash="dash"), row=1, col=1)
+        fig.add_scatter(x=r.steps, y=r.weight_norm, mode="lines", name=f"{label}: ‖θ‖", legendgroup=label,
+                        showlegend=False, line=dict(color=color, width=2), row=1, col=2)
+        notes.append(f"{label}: {_grokking_text(r)}")
+    cfg = next(iter(runs.values())).config
+    fig.update_xaxes(title_text="шаг", row=1, col=1)
+    fig.update_xaxes(title_text="шаг", row=1, col=2)
+    fig.update_yaxes(range=[0, 1.02], row=1, col=1)
+    fig.update_layout(
+        title=dict(text=(f"Гроккинг: (a + b) mod {cfg['modulus']}, в обучении {cfg['n_train']} из "
+                         f"{cfg['modulus'] ** 2} пар<br><sup>" + " · ".join(notes) + "</sup>"), x=0.0, xanchor="left"),
+        template="plotly_white", height=460, margin=dict(t=110),
+        legend=dict(orientation="h", yanchor="top", y=-0.15, x=0))
+    return fig
+
+
+def grokking_explorer(*, weight_decay: float = 1.0, train_fraction: float = 0.7, steps: int = 3000):
+    """Sliders: weight decay λ and the training share → :func:`grokking_figure` of that run beside λ = 0."""
+    import ipywidgets as W
+
+    from ..widgets import Explorer
+
+    style = {"description_width": "initial"}
+    controls = {
+        "weight_decay": W.FloatSlider(value=weight_decay, min=0.0, max=3.0, step=0.1, description="затухание весов λ",
+                                      style=style, continuous_update=False),
+        "train_fraction": W.FloatSlider(value=train_fraction, min=0.3, max=0.9, step=0.05, readout_format=".2f",
+                                        description="доля таблицы в обучении", style=style, continuous_update=False),
+    }
+
+    def build(p):
+        lam, frac = round(float(p["weight_decay"]), 6), round(float(p["train_fraction"]), 6)
+        runs = {f"λ = {lam:g}": grokking_run(weight_decay=lam, train_fraction=frac, steps=steps)}
+        if lam != 0.0:
+            runs["λ = 0"] = grokking_run(weight_decay=0.0, train_fraction=frac, steps=steps)
+        return grokking_figure(runs)
+
+    return Explorer(controls, build, static_values={"weight_decay": [0.0, 0.3, 1.0, 2.0]})
 
 
 # ---------------------------------------------------------------------------- animation
