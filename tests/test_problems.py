@@ -305,3 +305,24 @@ def test_logistic_stable_far_away_and_validation():
         LogisticRegression(mu=0)
     with pytest.raises(ValueError, match="feature_scales"):
         LogisticRegression(dim=3, feature_scales=[1, 2])
+
+
+def test_least_squares_on_given_data_and_linear_regression_is_one():
+    from optviz.problems import LeastSquares, LinearRegression
+
+    rng = np.random.default_rng(4)
+    A, y = rng.standard_normal((30, 3)), rng.standard_normal(30)
+    p = LeastSquares(A, y)
+    np.testing.assert_allclose(p.optimum, np.linalg.lstsq(A, y, rcond=None)[0], rtol=1e-12)
+    ev = np.linalg.eigvalsh(A.T @ A / 30)
+    assert (p.mu, p.L) == (pytest.approx(ev[0]), pytest.approx(ev[-1]))
+    x = rng.standard_normal(3)
+    assert float(p.value_np(x)) == pytest.approx(0.5 * np.mean((A @ x - y) ** 2), rel=1e-12)
+    np.testing.assert_allclose(p.grad(x).numpy(), A.T @ (A @ x - y) / 30, rtol=1e-12)
+    with pytest.raises(ValueError, match="A должна быть матрицей"):
+        LeastSquares(A, y[:-1])
+    lr = LinearRegression()
+    assert isinstance(lr, LeastSquares)
+    same = LeastSquares(lr.A, lr.y)
+    np.testing.assert_allclose(same.optimum, lr.optimum, rtol=1e-10)
+    np.testing.assert_allclose(same.value_np(lr.starts[0]), lr.value_np(lr.starts[0]), rtol=1e-15)

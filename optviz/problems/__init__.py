@@ -6,7 +6,7 @@ Every problem has ``loss(x)`` batched over leading dimensions, ``window``, ``sta
 
 from .base import Problem
 from .dro_toy import DROSolution, DROToy
-from .finite_sums import FiniteSum, LinearRegression, LogisticRegression
+from .finite_sums import FiniteSum, LeastSquares, LinearRegression, LogisticRegression
 from .games import (
     OGDA_MAX_LR,
     GameTrace,
@@ -41,7 +41,8 @@ from .toys import (
 
 __all__ = [
     "Problem", "Rosenbrock", "Himmelblau", "Rastrigin", "Beale", "Booth", "StyblinskiTang", "Quadratic",
-    "Saddle", "Quartic", "ExpCosh", "TOYS", "make_toy", "FiniteSum", "LinearRegression", "LogisticRegression",
+    "Saddle", "Quartic", "ExpCosh", "TOYS", "make_toy", "FiniteSum", "LeastSquares", "LinearRegression",
+    "LogisticRegression",
     "MatrixGame", "GameTrace", "matching_pennies", "rock_paper_scissors", "gda", "extragradient",
     "optimistic_gda", "gda_rate", "extragradient_rate", "ogda_characteristic_roots", "ogda_rate", "OGDA_MAX_LR",
     "multiplicative_weights", "optimistic_mw", "mirror_prox", "DROToy", "DROSolution",

@@ -23,7 +23,7 @@ import torch
 from .._checks import check_int, check_range
 from .base import Problem, as_tensor
 
-__all__ = ["FiniteSum", "LinearRegression", "LogisticRegression"]
+__all__ = ["FiniteSum", "LeastSquares", "LinearRegression", "LogisticRegression"]
 
 
 class FiniteSum(Problem):
@@ -44,6 +44,16 @@ class FiniteSum(Problem):
         raise NotImplementedError
 
     # -- values ----------------------------------------------------------------------------
+    def _rows(self, x, idx, xp):
+        """The data ``(A, y)`` (as torch tensors of x's dtype when ``xp`` is torch), restricted to ``idx``."""
+        if xp is torch:
+            A, y = self._A_t.to(x.dtype), self._y_t.to(x.dtype)
+        else:
+            A, y = self.A, self.y
+        if idx is not None:
+            A, y = A[idx], y[idx]
+        return A, y
+
     def losses(self, x, batch=None) -> torch.Tensor:
         """Per-sample losses :math:`f_i(x)`: shape ``(..., n_samples)`` (or ``(..., len(batch))``)."""
         return self._losses(as_tensor(x), self._index(batch), torch)
@@ -122,7 +132,49 @@ class FiniteSum(Problem):
         return self.L * s2 * lr / (4 * self.mu)
 
 
-class LinearRegression(FiniteSum):
+class LeastSquares(FiniteSum):
+    r"""Least squares on given data: :math:`f(x) = \frac1{2n}\sum_{i=1}^n (a_i^\top x - y_i)^2`.
+
+    ``A`` ``(n, d)`` holds the rows :math:`a_i`, ``y`` ``(n,)`` the targets. Attributes:
+    ``hessian_matrix`` :math:`A^\top A/n`, ``mu`` and ``L`` (its extreme eigenvalues), ``optimum``
+    (the least-squares solution, minimum-norm if ``A`` is rank-deficient) and ``f_star``;
+    ``window`` is a box of half-width ``radius`` around the optimum (for 2-D pictures).
+    """
+
+    name = "least_squares"
+    title = "Наименьшие квадраты"
+    formula = r"f(x) = \frac{1}{2n}\sum_{i=1}^{n} \left(a_i^\top x - y_i\right)^2"
+
+    def __init__(self, A, y, radius: float = 2.5):
+        A = np.array(A, dtype=np.float64)
+        y = np.array(y, dtype=np.float64).reshape(-1)
+        if A.ndim != 2 or A.shape[0] != y.size:
+            raise ValueError(f"A должна быть матрицей (n, d), а y — вектором длины n; получены формы "
+                             f"{A.shape} и {y.shape}")
+        self.n_samples, self.dim = A.shape
+        self._set_data(A, y)
+        c = self.optimum
+        self.window = tuple((float(ci) - radius, float(ci) + radius) for ci in c)
+        self.starts = c[None, :] + radius * 0.8 * np.array([[-1.0] + [1.0] * (self.dim - 1)])
+
+    def _set_data(self, A: np.ndarray, y: np.ndarray, optimum: np.ndarray | None = None) -> None:
+        """Store the data and derive the curvature, the optimum and f*."""
+        self.A, self.y = A, y
+        self._A_t, self._y_t = torch.as_tensor(A), torch.as_tensor(y)
+        self.hessian_matrix = A.T @ A / A.shape[0]
+        ev = np.linalg.eigvalsh(self.hessian_matrix)
+        self.mu, self.L = float(ev[0]), float(ev[-1])
+        self.optimum = np.linalg.lstsq(A, y, rcond=None)[0] if optimum is None else optimum
+        self.minimizers = self.optimum[None, :].copy()
+        self.f_star = float(self.value_np(self.optimum))
+
+    def _losses(self, x, idx, xp):
+        A, y = self._rows(x, idx, xp)
+        r = (x[..., None, :] * A).sum(-1) - y
+        return 0.5 * r * r
+
+
+class LinearRegression(LeastSquares):
     r"""Least squares for a line: :math:`f(w, b) = \frac1{2n}\sum_{i=1}^n (w t_i + b - y_i)^2`.
 
     Data: :math:`t_i \sim U(t_{lo}, t_{hi})`, :math:`y_i = w^\circ t_i + b^\circ + \sigma\varepsilon_i`,
@@ -152,28 +204,12 @@ class LinearRegression(FiniteSum):
         self.t = rng.uniform(lo, hi, size=self.n_samples)
         self.y = slope * self.t + intercept + self.noise * rng.standard_normal(self.n_samples)
         self.true_params = np.array([float(slope), float(intercept)])
-        self.A = np.stack([self.t, np.ones_like(self.t)], axis=1)
-        self._A_t = torch.as_tensor(self.A)
-        self._y_t = torch.as_tensor(self.y)
-        self.hessian_matrix = self.A.T @ self.A / self.n_samples
-        self.mu, self.L = (float(v) for v in np.linalg.eigvalsh(self.hessian_matrix))
+        A = np.stack([self.t, np.ones_like(self.t)], axis=1)
+        self._set_data(A, self.y, optimum=np.linalg.solve(A.T @ A, A.T @ self.y))
         self.kappa = self.L / self.mu
-        self.optimum = np.linalg.solve(self.A.T @ self.A, self.A.T @ self.y)
-        self.minimizers = self.optimum[None, :].copy()
-        self.f_star = float(self.value_np(self.optimum))
         c = self.optimum
         self.window = ((c[0] - 2.5, c[0] + 2.5), (c[1] - 2.5, c[1] + 2.5))
         self.starts = c + np.array([[-2.0, 2.0], [2.0, 2.0], [-2.0, -2.0]])
-
-    def _losses(self, x, idx, xp):
-        if xp is torch:
-            A, y = self._A_t.to(x.dtype), self._y_t.to(x.dtype)
-        else:
-            A, y = self.A, self.y
-        if idx is not None:
-            A, y = A[idx], y[idx]
-        r = x[..., None, 0] * A[:, 0] + x[..., None, 1] * A[:, 1] - y
-        return 0.5 * r * r
 
     def batch_optimum(self, batch) -> np.ndarray:
         """Least-squares optimum ★ of the batch's own loss (minimum-norm if the batch is degenerate)."""
@@ -269,12 +305,7 @@ class LogisticRegression(FiniteSum):
         return cls(n_samples=200, dim=10, seed=seed, **kwargs)
 
     def _losses(self, x, idx, xp):
-        if xp is torch:
-            A, y = self._A_t.to(x.dtype), self._y_t.to(x.dtype)
-        else:
-            A, y = self.A, self.y
-        if idx is not None:
-            A, y = A[idx], y[idx]
+        A, y = self._rows(x, idx, xp)
         margin = (x @ A.T) * y
         reg = 0.5 * self.mu * (x * x).sum(-1)
         return reg[..., None] + _softplus(-margin, xp)

@@ -9,7 +9,7 @@ Tasks (the functions the student writes)::
 
 The problem is least squares :math:`f_i(x) = \\tfrac12 (a_i^\\top x - y_i)^2`, :math:`f = \\frac1n\\sum_i f_i`,
 given by the rows ``a_i`` of ``A`` and the targets ``y``. The references go through the course's
-:class:`optviz.problems.finite_sums.FiniteSum` machinery (:class:`LeastSquares` below): autograd for the
+:class:`optviz.problems.finite_sums.FiniteSum` machinery (:class:`optviz.problems.LeastSquares`): autograd for the
 mini-batch gradient and ``grad_variance`` for :math:`\\mathbb E\\|e\\|^2`.
 """
 
@@ -18,50 +18,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ...problems.finite_sums import FiniteSum
+from ...problems.finite_sums import LeastSquares
 from ..spec import AnswerError, Check, Exercise, Task, as_float_array, as_pair
 
-__all__ = ["EXERCISE", "LeastSquares"]
-
-
-class LeastSquares(FiniteSum):
-    r"""Least squares :math:`f(x) = \frac1{2n}\sum_i (a_i^\top x - y_i)^2` on given data (a course ``FiniteSum``).
-
-    ``mu`` and ``L`` are the extreme eigenvalues of :math:`A^\top A/n`, ``optimum`` the least-squares
-    solution; ``window`` (a box of half-width ``radius`` around the optimum) is set for 2-D pictures.
-    """
-
-    name = "least_squares"
-    title = "Наименьшие квадраты"
-    formula = r"f(x) = \frac{1}{2n}\sum_{i=1}^{n} \left(a_i^\top x - y_i\right)^2"
-
-    def __init__(self, A, y, radius: float = 2.5):
-        self.A = np.array(A, dtype=np.float64)
-        self.y = np.array(y, dtype=np.float64).reshape(-1)
-        if self.A.ndim != 2 or self.A.shape[0] != self.y.size:
-            raise ValueError(f"A должна быть матрицей (n, d), а y — вектором длины n; получены формы "
-                             f"{self.A.shape} и {self.y.shape}")
-        self.n_samples, self.dim = self.A.shape
-        self._A_t, self._y_t = torch.as_tensor(self.A), torch.as_tensor(self.y)
-        self.hessian_matrix = self.A.T @ self.A / self.n_samples
-        ev = np.linalg.eigvalsh(self.hessian_matrix)
-        self.mu, self.L = float(ev[0]), float(ev[-1])
-        self.optimum = np.linalg.lstsq(self.A, self.y, rcond=None)[0]
-        self.minimizers = self.optimum[None, :].copy()
-        self.f_star = float(self.value_np(self.optimum))
-        c = self.optimum
-        self.window = tuple((float(ci) - radius, float(ci) + radius) for ci in c)
-        self.starts = c[None, :] + radius * 0.8 * np.array([[-1.0] + [1.0] * (self.dim - 1)])
-
-    def _losses(self, x, idx, xp):
-        if xp is torch:
-            A, y = self._A_t.to(x.dtype), self._y_t.to(x.dtype)
-        else:
-            A, y = self.A, self.y
-        if idx is not None:
-            A, y = A[idx], y[idx]
-        r = (x[..., None, :] * A).sum(-1) - y
-        return 0.5 * r * r
+__all__ = ["EXERCISE"]
 
 
 # -- references -------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ Tasks (the functions the student writes)::
     noise_floor_bound(A, y, lr, b) -> float              L σ_b² α/(4μ), σ_b² the batch variance at x*
 
 Least squares :math:`f_i(x) = \\tfrac12 (a_i^\\top x - y_i)^2` as in exercise 02-1 (the same
-:class:`~optviz.grading.tasks.ex02_1.LeastSquares`). References: the lecture's schedule
+:class:`~optviz.problems.LeastSquares`). References: the lecture's schedule
 :func:`optviz.widgets.sgd.step_schedule`, ``torch.optim.SGD`` driven by autograd mini-batch
 gradients, and ``FiniteSum.grad_variance`` / ``mu`` / ``L`` of the course's finite-sum problem.
 """
@@ -19,7 +19,7 @@ import torch
 
 from ..spec import AnswerError, Check, Exercise, Task, as_float_array
 from ._common import race_figure, trace_from_points
-from .ex02_1 import LeastSquares
+from ...problems.finite_sums import LeastSquares
 
 __all__ = ["EXERCISE", "torch_sgd_path"]
 
