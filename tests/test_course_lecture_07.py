@@ -170,3 +170,12 @@ def test_threads_untouched():
     n = torch.get_num_threads()
     ripple_check((30,))
     assert torch.get_num_threads() == n
+
+
+def test_presets_reject_unknown_keys_and_keep_none_overrides():
+    from optviz.course.lecture_07 import NET_SIZES, _preset
+
+    cfg = _preset(NET_SIZES, "full", {"max_snapshot": None, "epochs": 3})
+    assert cfg["max_snapshot"] is None and cfg["epochs"] == 3 and NET_SIZES["full"]["max_snapshot"] == 200_000
+    with pytest.raises(ValueError, match="Неизвестный параметр 'нет'"):
+        _preset(NET_SIZES, "cpu", {"нет": 1})

@@ -346,6 +346,17 @@ def _flat(model, idx):
     return (v if idx is None else v[idx]).numpy().copy()
 
 
+def _preset(presets: dict, size: str, overrides: dict) -> dict:
+    """A copy of ``presets[size]`` with ``overrides`` on top (None is a value here: e.g. no snapshot cap)."""
+    check_choice("size", size, tuple(presets))
+    cfg = dict(presets[size])
+    for k, v in overrides.items():
+        if k not in cfg:
+            raise ValueError(f"Неизвестный параметр {k!r}; можно: {', '.join(cfg)}.")
+        cfg[k] = v
+    return cfg
+
+
 def network_restarts(size: str = "cpu", *, seed: int = 1, data_seed: int = 0, device=None,
                      criteria: Sequence = (None, "period", "grad_norm_ratio", "val_loss"),
                      reset=("moments", "step"), snapshots: bool = True, **overrides) -> dict:
@@ -363,12 +374,7 @@ def network_restarts(size: str = "cpu", *, seed: int = 1, data_seed: int = 0, de
     from ..models import resnet_fc_head
     from ..train import evaluate, validation_gradient_norm
 
-    check_choice("size", size, tuple(NET_SIZES))
-    cfg = dict(NET_SIZES[size])
-    for k, v in overrides.items():
-        if k not in cfg:
-            raise ValueError(f"Неизвестный параметр {k!r}; можно: {', '.join(cfg)}.")
-        cfg[k] = v
+    cfg = _preset(NET_SIZES, size, overrides)
     epochs = check_int("epochs", cfg["epochs"], 1)
     bs = check_int("batch_size", cfg["batch_size"], 1)
     period = check_int("period", cfg["period"], 1)
@@ -640,12 +646,7 @@ def regression_fits(size: str = "cpu", *, noise: float = 0.3, lr: float = 1e-3, 
     element-wise — its own independent run. ``size`` picks :data:`REG_SIZES` (``n_points``,
     ``width``, ``depth``, ``steps``, ``period`` in steps, ``seeds``, ``grid``; overridable).
     """
-    check_choice("size", size, tuple(REG_SIZES))
-    cfg = dict(REG_SIZES[size])
-    for k, v in overrides.items():
-        if k not in cfg:
-            raise ValueError(f"Неизвестный параметр {k!r}; можно: {', '.join(cfg)}.")
-        cfg[k] = v
+    cfg = _preset(REG_SIZES, size, overrides)
     steps = check_int("steps", cfg["steps"], 1)
     period = check_int("period", cfg["period"], 1)
     seeds = tuple(int(s) for s in cfg["seeds"])
