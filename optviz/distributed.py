@@ -711,4 +711,10 @@ def _kill_session(proc: subprocess.Popen) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    # Everything is saved and the process group destroyed; leave without interpreter finalisation, where
+    # gloo's worker threads can still be torn down and abort the process ("terminate called without an
+    # active exception", SIGABRT) after a successful run — torch's known shutdown race.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
