@@ -2,7 +2,8 @@
 
 Usage: ``make bench`` (or ``python -m benchmarks.run_all``). Each ``benchmarks/bench_*.py`` module
 exposes ``main() -> str`` returning a Markdown section; this script only collects them.
-Speed is reported as ratios measured in one run, never asserted in tests.
+``python -m benchmarks.run_all bench_grading`` reruns the named modules only and replaces just their
+sections in the existing file. Speed is reported as ratios measured in one run, never asserted in tests.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import sys
 import torch
 
 HERE = pathlib.Path(__file__).resolve().parent
-MODULES = ["bench_train_step", "bench_toys", "bench_landscape", "bench_widgets"]
+MODULES = ["bench_train_step", "bench_toys", "bench_landscape", "bench_widgets", "bench_grading"]
 
 
 def header() -> str:
@@ -32,15 +33,29 @@ def header() -> str:
     )
 
 
+def _split(text: str) -> tuple[str, list[str]]:
+    """The header and the ``## `` sections of an existing RESULTS.md."""
+    parts = text.split("\n## ")
+    return parts[0], ["## " + p for p in parts[1:]]
+
+
 def main(argv: list[str] | None = None) -> int:
     names = (argv if argv else None) or MODULES
-    sections = [header()]
+    new = {}
     for name in names:
         module = importlib.import_module(f"benchmarks.{name}")
         print(f"== {name}", file=sys.stderr, flush=True)
-        sections.append(module.main())
-    text = "\n\n".join(s.strip() for s in sections) + "\n"
-    (HERE / "RESULTS.md").write_text(text, encoding="utf-8")
+        new[name] = module.main().strip()
+    path = HERE / "RESULTS.md"
+    if argv and path.is_file():  # a subset: replace only its sections (matched by title), keep the rest
+        _, old = _split(path.read_text(encoding="utf-8"))
+        titles = {s.split("\n", 1)[0]: s for s in new.values()}
+        sections = [titles.pop(s.split("\n", 1)[0], s.strip()) for s in old] + list(titles.values())
+        sections = [header().strip()] + [s.strip() for s in sections]
+    else:
+        sections = [header().strip()] + list(new.values())
+    text = "\n\n".join(sections) + "\n"
+    path.write_text(text, encoding="utf-8")
     print(text)
     return 0
 

@@ -1,14 +1,10 @@
-"""optviz.grading: generation of exercises, self-check, sandboxed grading, release.
+"""optviz.grading: generation of exercises, self-check, answer keys, rules, the wire format, release.
 
-The adversarial submissions are built from the solution/exercise notebooks in a temporary folder
-(each one changes a few cells) and graded in ONE batch through the command line, with short limits
-(``--timeout 20 --jobs 2``); every submission must get exactly its expected score and the sheet must
-have one row per submission.
+The graded batch of honest and hostile submissions is in ``tests/grading/test_hostile.py``.
 """
 
 from __future__ import annotations
 
-import copy
 import csv
 import shutil
 import subprocess
@@ -44,187 +40,9 @@ def _task_index(nb, task_id: str) -> int:
     return next(t.cell_index for t in parse_tasks(nb, require_solution=False) if t.id == task_id)
 
 
-def _set_task(nb, task_id: str, body: str) -> None:
-    """Replace the task cell of ``task_id`` by its header + ``body``."""
-    i = _task_index(nb, task_id)
-    header = nb.cells[i].source.split("\n", 1)[0]
-    nb.cells[i].source = header + "\n" + body
-
-
-def _insert(nb, before_task: str, source: str) -> None:
-    nb.cells.insert(_task_index(nb, before_task), nbformat.v4.new_code_cell(source))
-
-
 def _solution_source(name: str, task_id: str) -> str:
     nb = _nb(name)
     return nb.cells[_task_index(nb, task_id)].source
-
-
-def _fn(body: str, name: str) -> str:
-    return f"def {name}(x, grad, buf, lr, momentum):\n" + "\n".join("    " + ln for ln in body.strip().split("\n"))
-
-
-CORRECT_M = "new_buf = momentum * buf + grad\nreturn x - lr * new_buf, new_buf"
-CORRECT_N = "new_buf = momentum * buf + grad\nreturn x - lr * (grad + momentum * new_buf), new_buf"
-
-
-def _ex1(momentum_body: str | None = None, nesterov_body: str | None = None, *, base: Path = SOL):
-    nb = copy.deepcopy(_nb(EX1, base))
-    if momentum_body is not None:
-        _set_task(nb, "momentum_step", _fn(momentum_body, "momentum_step"))
-    if nesterov_body is not None:
-        _set_task(nb, "nesterov_step", _fn(nesterov_body, "nesterov_step"))
-    return nb
-
-
-def _adversarial() -> dict[str, tuple[object, float]]:
-    """name → (notebook, expected total). Full marks are 8 = 4 + 4 (01-1) and 2 + 2 + 3 + 1 (01-2)."""
-    subs: dict[str, tuple[object, float]] = {}
-
-    nb = _ex1("return x, buf", "return x, buf")
-    _insert(nb, "momentum_step", "import numpy as np, torch\nnp.allclose = lambda *a, **k: True\n"
-            "np.isclose = lambda a, b, *r, **k: np.ones(np.shape(a), bool)\ntorch.allclose = lambda *a, **k: True\n"
-            "np.testing.assert_allclose = lambda *a, **k: None\nnp.array_equal = lambda *a, **k: True")
-    subs["patch-allclose"] = (nb, 0.0)
-
-    nb = _ex1("return np.zeros_like(x).view(Yes), np.zeros_like(x).view(Yes)",
-              "return np.zeros_like(x).view(Yes), np.zeros_like(x).view(Yes)")
-    _insert(nb, "momentum_step", "class Yes(np.ndarray):\n    def __eq__(self, other):\n        return True\n"
-            "    def __ne__(self, other):\n        return False\n    __hash__ = None")
-    subs["patch-eq"] = (nb, 0.0)
-
-    nb = _ex1("print('Все проверки пройдены! 8 из 8 баллов')\nreturn x - lr * grad, grad", CORRECT_N)
-    for c in nb.cells:
-        if c.cell_type == "code":
-            c.source += "\nprint('✓ все проверки пройдены, оценка 8/8')"
-    # plain GD passes the first step from a zero buffer and the «момент 0» check: weight 2 of 5
-    subs["fake-print"] = (nb, 1.6 + 4.0)
-
-    nb = _ex1(CORRECT_M, "return x, buf")
-    for c in nb.cells:
-        if c.cell_type == "code" and "check(" in c.source:
-            c.source = "def check(*a, **k):\n    print('✓ все проверки пройдены')\ncheck()"
-        if c.cell_type == "code" and TASK_HEADER.match(c.source.split("\n", 1)[0]):
-            c.source = c.source.replace("· 4 балла", "· 100 баллов")
-    subs["edit-check-cells"] = (nb, 4.0)
-
-    nb = _ex1(CORRECT_M, "import sys\nsys.exit(1)")
-    _insert(nb, "momentum_step", "import sys\nsys.exit(0)")
-    subs["sys-exit"] = (nb, 4.0)
-
-    nb = _ex1(CORRECT_M, "import os\nos._exit(3)")
-    _insert(nb, "nesterov_step", "import os\nos._exit(0)")
-    subs["os-exit"] = (nb, 4.0)
-
-    subs["infinite-loop"] = (_ex1("while True:\n    pass", CORRECT_N), 4.0)
-    subs["loop-ignoring-timeout"] = (_ex1(CORRECT_M, "while True:\n    try:\n        sum(range(10**6))\n"
-                                                       "    except BaseException:\n        pass"), 4.0)
-
-    nb = _ex1("hog = []\nwhile True:\n    hog.append(bytearray(50 * 2**20))", CORRECT_N)
-    _insert(nb, "nesterov_step", "big = np.ones((1 << 32,))")
-    subs["memory-bomb"] = (nb, 4.0)
-
-    nb = _ex1("raise ValueError('упс')", CORRECT_N)
-    _insert(nb, "nesterov_step", "1 / 0")
-    subs["raises"] = (nb, 4.0)
-
-    nb = _ex1(CORRECT_M)
-    i = _task_index(nb, "nesterov_step")
-    nb.cells[i].source = nb.cells[i].source.replace("def nesterov_step(x, grad, buf, lr, momentum):",
-                                                    "def nesterov_step(x, grad, buf, lr, momentum)")
-    subs["syntax-error"] = (nb, 4.0)
-
-    # wrong but plausible: an EMA buffer (1 − μ)·g, and Nesterov's look-ahead along the OLD buffer
-    subs["wrong-plausible"] = (_ex1("new_buf = momentum * buf + (1 - momentum) * grad\nreturn x - lr * new_buf, new_buf",
-                                    "new_buf = momentum * buf + grad\nreturn x - lr * (grad + momentum * buf), new_buf"),
-                               0.8)
-    nb = copy.deepcopy(_nb(EX1, EXS))
-    i = _task_index(nb, "momentum_step")
-    nb.cells[i].source = nb.cells[i].source.split("\n", 1)[0] + "\n" + _fn(CORRECT_M, "momentum_step")
-    subs["partial"] = (nb, 4.0)
-
-    nb = copy.deepcopy(_nb(EX2))
-    _set_task(nb, "mu_L", "def mu_L(A):\n    return A[0, 0], A[-1, -1]")
-    _set_task(nb, "optimal_step", "def optimal_step(mu, L):\n    return 2 / (mu + L), (L - 1) / (L + 1)")
-    subs["partial-01-2"] = (nb, 3.0 + 1.0)
-    return subs
-
-
-@pytest.fixture(scope="module")
-def batch(tmp_path_factory):
-    """Grade one folder with every kind of submission; returns (expected, rows, feedback_dir)."""
-    root = tmp_path_factory.mktemp("subs")
-    expected: dict[str, float] = {}
-    for name, (nb, score) in _adversarial().items():
-        ex = EX2 if name.endswith("01-2") else EX1
-        (root / name).mkdir()
-        nbformat.write(nb, root / name / f"{ex}.ipynb")
-        expected[f"{name}/{ex}.ipynb"] = score
-    for who, folder in (("solution", SOL), ("exercise", EXS)):  # every exercise of the course
-        (root / who).mkdir()
-        for ex in ALL:
-            shutil.copy(folder / f"{ex}.ipynb", root / who / f"{ex}.ipynb")
-            expected[f"{who}/{ex}.ipynb"] = load_bundle(SOL, ex).max_score if who == "solution" else 0.0
-    shutil.copy(STATIC / "not-a-notebook-01-1-moment-nesterov.ipynb", root / "broken-01-1-moment-nesterov.ipynb")
-    expected["broken-01-1-moment-nesterov.ipynb"] = 0.0
-    out = tmp_path_factory.mktemp("out")
-    proc = subprocess.run([sys.executable, "-m", "optviz.grading", "--root", str(ROOT), "grade", str(root),
-                           "--out", str(out / "grades.csv"), "--timeout", "20", "--memory", "1024", "--jobs", "2"],
-                          capture_output=True, text=True, timeout=600, cwd=ROOT)
-    assert proc.returncode == 0, proc.stderr
-    with open(out / "grades.csv", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
-    return expected, rows, out / "feedback"
-
-
-# -- the batch -----------------------------------------------------------------------------------
-
-def test_grade_sheet_is_complete(batch):
-    expected, rows, feedback = batch
-    assert sorted(r["submission"] for r in rows) == sorted(expected)
-    for r in rows:
-        assert (feedback / Path(r["submission"]).with_suffix(".txt")).is_file()
-
-
-@pytest.mark.parametrize("name", sorted(_adversarial()) + ["solution", "exercise", "broken"])
-def test_each_submission_gets_its_exact_score(batch, name):
-    expected, rows, feedback = batch
-    mine = [r for r in rows if r["submission"].startswith(name)]
-    assert mine
-    for r in mine:
-        fb = (feedback / Path(r["submission"]).with_suffix(".txt")).read_text(encoding="utf-8")
-        assert float(r["total"]) == pytest.approx(expected[r["submission"]], abs=1e-9), fb
-        # points come from solutions/, not from the (edited) submission
-        assert float(r["max"]) == load_bundle(SOL, r["exercise"] or EX1).max_score
-
-
-def test_batch_reasons_are_specific(batch):
-    _, rows, feedback = batch
-    text = {r["submission"].split("/")[0]: (feedback / Path(r["submission"]).with_suffix(".txt")).read_text("utf-8")
-            for r in rows}
-    assert "превышен лимит времени" in text["infinite-loop"]
-    assert "превышен лимит времени" in text["loop-ignoring-timeout"]
-    assert "MemoryError" in text["memory-bomb"]
-    assert "sys.exit" in text["sys-exit"]
-    assert "завершился преждевременно" in text["os-exit"]
-    assert "синтаксическая ошибка" in text["syntax-error"]
-    assert "ValueError: упс" in text["raises"]
-    assert "NotImplementedError" in text["partial"]
-    assert "шаг 1 из 25" in text["wrong-plausible"]
-    broken = next(r for r in rows if r["submission"].startswith("broken"))
-    assert "не читается" in broken["status"]
-
-
-def test_feedback_never_reveals_hidden_tests(batch):
-    _, rows, feedback = batch
-    hidden = [ln.strip() for p in (SOL / "hidden").glob("*.py") for ln in p.read_text("utf-8").splitlines()
-              if len(ln.strip()) >= 12 and not ln.strip().startswith(("Check(", "hint=", '"""'))]
-    assert hidden
-    for p in feedback.rglob("*.txt"):
-        text = p.read_text("utf-8")
-        assert "solutions/hidden" not in text and "_rng" not in text
-        for ln in hidden:
-            assert ln not in text, (p.name, ln)
 
 
 # -- generation ----------------------------------------------------------------------------------
@@ -428,3 +246,108 @@ def test_a_broken_exercise_fails_only_its_own_submissions(tmp_path):
     assert rows["boris"]["status"].startswith("упражнение не готово к проверке")
     header = next(csv.reader(open(out, encoding="utf-8")))
     assert "momentum_step" in header and "mu_L" not in header     # columns of the graded exercises only
+
+
+# -- the answer key stays out of the student's reach ------------------------------------------------
+
+def test_public_specs_hold_no_reference_and_every_task_has_rules():
+    """No task of the public specs has a reference; the answer keys have one per task; the default
+    rule (optviz.grading) is in every task's rules."""
+    for ex in exercises().values():
+        for t in ex.tasks:
+            assert not hasattr(t, "reference")
+            assert t.rules[0] == "optviz.grading"
+    for sol in solution_paths(SOL):
+        bundle = load_bundle(SOL, sol.stem)
+        assert sorted(bundle.references) == sorted(t.id for t in bundle.spec.tasks)
+
+
+def test_release_holds_no_answer_key(tmp_path):
+    out = tmp_path / "release"
+    assert cli(["--root", str(ROOT), "release", str(out)]) == 0
+    text = "\n".join(p.read_text("utf-8") for p in (out / "optviz" / "grading").rglob("*.py"))
+    assert "REFERENCES =" not in text and "reference=" not in text
+    assert sorted(p.stem for p in (out / "optviz" / "grading" / "expected").glob("*.json")) == ALL
+
+
+def test_exercise_notebooks_state_the_rules_in_russian():
+    for sol in solution_paths(SOL):
+        bundle = load_bundle(SOL, sol.stem)
+        ex = _nb(sol.stem, EXS)
+        for t in parse_tasks(ex, require_solution=False):
+            second = ex.cells[t.cell_index].source.split("\n")[1]
+            assert second.startswith("# Нельзя использовать в решении: optviz.grading"), (sol.stem, t.id)
+            for name in bundle.spec.task(t.id).forbid:
+                assert name in second
+
+
+# -- the wire format -------------------------------------------------------------------------------
+
+def test_wire_keeps_types_and_refuses_garbage():
+    import torch
+
+    from optviz.grading import wire
+
+    v = {"x": np.arange(6.0).reshape(2, 3), "i": np.array([1, 2], dtype=np.int64), "b": np.array([True]),
+         "t": (1, 2.5, None, "s"), "l": [np.float64(1.5), float("nan")], 3: torch.ones(2, dtype=torch.float32)}
+    back = wire.load(wire.dump(v))
+    assert back["x"].dtype == np.float64 and np.array_equal(back["x"], v["x"])
+    assert back["i"].dtype == np.int64 and back["b"].dtype == bool
+    assert back["t"] == (1, 2.5, None, "s") and isinstance(back["t"], tuple)
+    assert isinstance(back["l"][0], np.float64) and np.isnan(back["l"][1])
+    assert isinstance(back[3], torch.Tensor) and back[3].dtype == torch.float32
+    for bad in ('{"a": "float64", "s": [2], "d": [1.0]}', '{"a": "object", "s": [1], "d": [1]}',
+                '{"a": "float64", "s": [-1], "d": []}', '{"a": "int64", "s": [1], "d": [1.5]}',
+                '{"f": 0}', '{"zzz": 1}', '[' * 100000, '{"m": [[1.5, 2]]}'):
+        with pytest.raises(wire.WireError):
+            wire.load(bad)
+    with pytest.raises(wire.WireError):
+        wire.dump(object())
+    calls = []
+    assert wire.load(wire.dump((len,), calls), lambda k: calls[k])[0] is len
+
+
+# -- the static scan of the rules --------------------------------------------------------------------
+
+def _scan(task_cell: str, *others: str, forbid=("optviz.grading", "torch.optim", "optviz.optim"), allow=(),
+          template=("import numpy as np\nimport torch\nfrom optviz.grading import check",)):
+    from optviz.grading.rules import normalise_source, scan_task
+
+    cells = [*template, *others, "# Задание f · 1 балл\n" + task_cell]
+    found = scan_task(cells, "f", len(cells) - 1, tuple(forbid), tuple(allow),
+                      {normalise_source(s) for s in template})
+    return [v.what for v in found]
+
+
+def test_rules_scan_finds_library_use_and_dodges():
+    assert _scan("def f(x):\n    return np.sqrt(x) * 2  # torch.optim не нужен\n") == []
+    assert _scan('def f(x):\n    """Форма torch.optim.Adam."""\n    return x\n') == []
+    assert any("torch.optim" in w for w in _scan("def f(x):\n    return torch.optim.Adam([x])\n"))
+    assert any("torch.optim" in w for w in _scan("from torch import optim as o\ndef f(x):\n    return o.SGD\n"))
+    assert any("optviz.optim" in w for w in _scan("def f(x):\n    from optviz.optim import Adam\n    return Adam\n"))
+    assert any("optviz.grading" in w for w in _scan("def f(x):\n    return check('f', x)\n"))
+    assert _scan("def f(x):\n    return getattr(torch, 'op' + 'tim')\n")
+    assert _scan("def f(x):\n    return getattr(torch, 'optim')\n")
+    assert _scan("def f(x):\n    return torch._fused_adam_\n")
+    assert _scan("def f(x):\n    return eval('x')\n")
+    assert _scan("def f(x):\n    import sys\n    return sys.modules['torch.optim']\n")
+    # a helper defined in another cell the student wrote is followed; an unrelated demo is not
+    assert _scan("def f(x):\n    return helper(x)\n", "def helper(x):\n    return torch.optim.SGD([x], lr=1)\n")
+    assert _scan("def f(x):\n    return x\n", "opt = torch.optim.SGD([torch.zeros(1)], lr=1)\n") == []
+    # an allowed function inside a forbidden module
+    kl = "from optviz.optim._functional import kl_mirror_step"
+    assert _scan("def f(x):\n    return kl_mirror_step(x)\n", template=(kl,),
+                 allow=("optviz.optim._functional.kl_mirror_step",)) == []
+    assert _scan("def f(x):\n    return kl_mirror_step(x)\n", template=(kl,))
+
+
+def test_tampering_is_found_in_any_cell_the_student_wrote():
+    from optviz.grading.rules import normalise_source, scan_tampering
+
+    template = ["import numpy as np"]
+    tmpl = {normalise_source(s) for s in template}
+    assert scan_tampering([*template, "import gc\ngc.collect()"], tmpl) == []
+    for bad in ("import gc\ngc.get_objects()", "import sys\nsys._getframe(1).f_back", "import ctypes",
+                "import sys\nsys.setprofile(None)", "from optviz.grading import _child",
+                "try:\n    1/0\nexcept Exception as e:\n    e.__traceback__.tb_frame"):
+        assert scan_tampering([*template, bad], tmpl), bad

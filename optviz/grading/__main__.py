@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
@@ -23,12 +24,18 @@ def _parser() -> argparse.ArgumentParser:
     gr.add_argument("submissions", type=Path, help="папка с ноутбуками студентов")
     gr.add_argument("--out", type=Path, required=True, help="файл ведомости (CSV)")
     gr.add_argument("--feedback", type=Path, default=None, help="папка отзывов (по умолчанию рядом с ведомостью)")
-    gr.add_argument("--timeout", type=float, default=60.0, help="лимит времени на процесс работы, с (60)")
-    gr.add_argument("--memory", type=int, default=2048, help="лимит памяти на процесс работы, МБ (2048)")
+    gr.add_argument("--timeout", type=float, default=60.0,
+                    help="лимит процессорного времени на работу, с (60; ожидание процессора не считается)")
+    gr.add_argument("--memory", type=int, default=2048, help="лимит памяти на всю работу, МБ (2048)")
+    gr.add_argument("--processes", type=int, default=64, help="лимит числа процессов и потоков работы (64)")
     gr.add_argument("--jobs", type=int, default=2, help="сколько работ проверять одновременно (2)")
     r = sub.add_parser("release", help="собрать выпуск для студентов (без решений и скрытых тестов)")
     r.add_argument("out_dir", type=Path)
     return p
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 def main(argv=None) -> int:
@@ -46,17 +53,25 @@ def main(argv=None) -> int:
                 print("exercises/ соответствуют solutions/.")
                 return 0
             written = generate(solutions, exercises, only=args.only)
-            print(f"Сгенерировано ноутбуков: {len(written)} → {exercises}")
+            print(f"Сгенерировано ноутбуков: {sum(p.suffix == '.ipynb' for p in written)} → {exercises}")
             return 0
         if args.cmd == "grade":
-            from .grade import grade_folder
+            from .grade import GradingStopped, grade_folder
             from .sandbox import Limits
 
             if not args.submissions.is_dir():
                 print(f"Нет папки {args.submissions}", file=sys.stderr)
                 return 2
-            results = grade_folder(args.submissions, args.out, solutions_dir=solutions, feedback_dir=args.feedback,
-                                   limits=Limits(timeout=args.timeout, memory=args.memory), jobs=args.jobs)
+            limits = Limits(timeout=args.timeout, memory=args.memory, processes=args.processes)
+            previous = signal.signal(signal.SIGTERM, _interrupt)
+            try:
+                results = grade_folder(args.submissions, args.out, solutions_dir=solutions, feedback_dir=args.feedback,
+                                       limits=limits, jobs=args.jobs, log=lambda text: print(text, flush=True))
+            except GradingStopped:
+                print("Проверка остановлена: все процессы работ завершены, ведомость не записана.", file=sys.stderr)
+                return 130
+            finally:
+                signal.signal(signal.SIGTERM, previous)
             print(f"Проверено работ: {len(results)}; ведомость: {args.out}")
             return 0
         if args.cmd == "release":

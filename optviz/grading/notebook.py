@@ -17,7 +17,7 @@ from pathlib import Path
 import nbformat
 
 __all__ = ["FormatError", "TaskCell", "parse_tasks", "strip_solutions", "exercise_notebook", "dumps",
-           "solution_fragments", "TASK_HEADER"]
+           "solution_fragments", "TASK_HEADER", "rules_line"]
 
 TASK_HEADER = re.compile(
     r"^#\s*Задание\s+(?P<id>[A-Za-z_][A-Za-z0-9_]*)\s*[·:—-]\s*(?P<points>\d+(?:[.,]\d+)?)\s*балл\w*\s*$")
@@ -117,11 +117,28 @@ def strip_solutions(nb, name: str = "ноутбук"):
     return out
 
 
-def exercise_notebook(solution_path: Path):
-    """The student version of a solution notebook (metadata ``optviz.exercise`` = file stem)."""
+def rules_line(forbid, allow=()) -> str:
+    """The Russian comment that states a task's rules in the exercise notebook."""
+    text = f"# Нельзя использовать в решении: {', '.join(forbid)} — иначе 0 баллов за задание"
+    if allow:
+        text += f" (разрешено: {', '.join(allow)})"
+    return text + "."
+
+
+def exercise_notebook(solution_path: Path, spec=None):
+    """The student version of a solution notebook (metadata ``optviz.exercise`` = file stem).
+
+    With the exercise's public ``spec``, every task cell states the task's rules (what the function
+    may not use) right under its header.
+    """
     solution_path = Path(solution_path)
     nb = nbformat.read(solution_path, as_version=4)
     ex = strip_solutions(nb, f"solutions/{solution_path.name}")
+    if spec is not None:
+        for t in parse_tasks(ex, f"exercises/{solution_path.name}", require_solution=False):
+            task = spec.task(t.id)
+            header, _, rest = ex.cells[t.cell_index].source.partition("\n")
+            ex.cells[t.cell_index].source = header + "\n" + rules_line(task.rules, task.allow) + "\n" + rest
     meta = {k: ex.metadata[k] for k in ("kernelspec", "language_info") if k in ex.metadata}
     meta["optviz"] = {"exercise": solution_path.stem}
     ex.metadata = nbformat.from_dict(meta)

@@ -1,4 +1,8 @@
-"""``check(task_id, fn)``: the student's self-check against the public checks, in Russian."""
+"""``check(task_id, fn)``: the student's self-check against the public checks, in Russian.
+
+The expected values are data (``optviz/grading/expected/<exercise>.json``, written by
+``generate`` from the answer key): no reference implementation is imported or shipped.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import os
 from dataclasses import dataclass, field
 
 from .spec import find_task
-from .values import compare, normalise
+from .values import compare, decode, normalise
 
 __all__ = ["check", "SelfCheck", "GRADING_ENV"]
 
@@ -71,10 +75,13 @@ def check(task_id: str, fn=None, *, figure: bool = True, quiet: bool = False):
         if not quiet:
             print("\n".join(lines))
         return result
+    from .project import load_expected
+
+    stored = load_expected(exercise.id)["tasks"][task_id]
     total_w = sum(c.weight for c in task.public)
     got_w, passed, works = 0.0, 0, False
-    for c in task.public:
-        expected = normalise(task.run(c, task.reference))
+    for c, exp in zip(task.public, stored["public"]):
+        expected = decode(exp)
         try:
             actual = normalise(task.run(c, fn))
         except Exception as err:  # noqa: BLE001 - whatever the student's code raises is reported
@@ -95,9 +102,9 @@ def check(task_id: str, fn=None, *, figure: bool = True, quiet: bool = False):
                  f"задания по открытым проверкам ({verdict}). При оценивании работу проверят скрытые тесты "
                  "с другими входными данными.")
     fig = None
-    if figure and works and task.figure is not None:
+    if figure and works and task.figure is not None and stored.get("figure") is not None:
         try:
-            fig = task.figure(fn)
+            fig = task.figure.draw(decode(stored["figure"]), normalise(task.run_figure(fn)))
         except Exception as err:  # noqa: BLE001
             lines.append(f"(график не построен: {describe_exception(err)})")
     if not quiet:

@@ -1,18 +1,21 @@
-"""The authoring format of graded tasks: :class:`Check`, :class:`Task`, :class:`Exercise`.
+"""The authoring format of graded tasks: :class:`Check`, :class:`Task`, :class:`Figure`, :class:`Exercise`.
 
 An exercise ``NN-K-slug`` has
 
 * a public spec module ``optviz.grading.tasks.exNN_K`` (shipped to students) defining ``EXERCISE``:
-  for each task the trusted *reference* implementation, the *drivers* that call a task function on
-  given inputs and return plain values, the *public* checks of the self-check and an optional
-  figure (the student's trajectory over the reference one);
+  for each task the *drivers* that call a task function on given inputs and return plain values,
+  the *public* checks of the self-check, an optional figure and the task's rules (what the
+  function may not use). It holds **no reference implementation**;
 * the full notebook ``solutions/NN-K-slug.ipynb`` (task cells, solution regions, points);
-* the hidden checks ``solutions/hidden/NN-K-slug.py`` (a ``CHECKS`` list of :class:`Check`), never
-  shipped.
+* the trusted answer key ``solutions/hidden/NN-K-slug.py``: ``REFERENCES`` (task id → reference
+  function) and ``CHECKS`` (the hidden :class:`Check` list), never shipped;
+* the expected values of the public checks and the reference curves of the figures,
+  ``optviz/grading/expected/NN-K-slug.json``, computed from the answer key by
+  ``python -m optviz.grading generate`` and shipped as data.
 
-A check is evaluated by running ``task.drivers[check.driver](fn, **check.inputs)`` twice: with the
-student's function (in the sandboxed child when grading) and with ``task.reference`` (always in the
-trusted process); the two results are compared by :func:`optviz.grading.values.compare`.
+A check is evaluated by ``task.drivers[check.driver](fn, **check.inputs)``. When grading, the
+driver always runs in the trusted grader process; ``fn`` is then a proxy that calls the student's
+function in the sandbox on plain values. The reference runs only in the trusted process.
 """
 
 from __future__ import annotations
@@ -25,8 +28,11 @@ from typing import Any, Callable
 
 import numpy as np
 
-__all__ = ["AnswerError", "Check", "Task", "Exercise", "as_float_array", "as_pair", "exercises", "get_exercise",
-           "find_task"]
+__all__ = ["AnswerError", "Check", "Task", "Figure", "Exercise", "as_float_array", "as_pair", "exercises",
+           "get_exercise", "find_task", "DEFAULT_FORBID"]
+
+#: what no task function may use: the grader itself (checks, drivers, expected values)
+DEFAULT_FORBID = ("optviz.grading",)
 
 
 class AnswerError(Exception):
@@ -62,24 +68,54 @@ class Check:
     hint: str = ""
 
 
+@dataclass(frozen=True)
+class Figure:
+    """The self-check figure of a task: the student's function at work over the reference.
+
+    ``driver(fn, **inputs)`` is run with the student's function; the reference value of the same
+    driver call is precomputed by ``generate`` (stored in ``optviz/grading/expected``).
+    ``draw(reference, student)`` gets both as plain values (after the JSON round trip, as
+    :func:`optviz.grading.values.normalise` returns them) and returns a plotly figure.
+    """
+
+    driver: str
+    inputs: dict
+    draw: Callable
+
+
 @dataclass
 class Task:
     """A task of an exercise: the function ``id`` the student writes.
 
-    ``figure(fn)`` (optional) returns a plotly figure of the student's function at work drawn over
-    the reference (for method tasks: the two trajectories on a quadratic).
+    ``forbid``: dotted module names the task function may not use (their code must not run during
+    a call of the function, and the function's source may not import or name them), in addition to
+    :data:`DEFAULT_FORBID`; ``allow``: dotted names of functions that stay allowed inside a
+    forbidden module (``"optviz.optim._functional.kl_mirror_step"``). The grader gives 0 for the
+    task when a rule is broken; the exercise notebook states the rules in Russian.
     """
 
     id: str
     title: str
-    reference: Callable
     drivers: dict[str, Callable]
     public: list[Check]
-    figure: Callable | None = None
+    figure: Figure | None = None
+    forbid: tuple[str, ...] = ()
+    allow: tuple[str, ...] = ()
 
     def run(self, check: Check, fn: Callable) -> Any:
         """Driver ``check.driver`` applied to ``fn`` on a private copy of the inputs."""
         return self.drivers[check.driver](fn, **copy.deepcopy(dict(check.inputs)))
+
+    def run_figure(self, fn: Callable) -> Any:
+        """The figure's driver applied to ``fn`` (``None`` when the task has no figure)."""
+        if self.figure is None:
+            return None
+        return self.drivers[self.figure.driver](fn, **copy.deepcopy(dict(self.figure.inputs)))
+
+    @property
+    def rules(self) -> tuple[str, ...]:
+        """Every module the task function may not use (the defaults first)."""
+        return tuple(dict.fromkeys((*DEFAULT_FORBID, *self.forbid)))
 
 
 @dataclass
@@ -137,8 +173,26 @@ def exercises() -> dict[str, Exercise]:
     return found
 
 
+def _module_name(exercise_id: str) -> str | None:
+    """``"03-1-adaptivnye-shagi"`` → ``"ex03_1"`` (the spec module's name), else None."""
+    parts = exercise_id.split("-")
+    if len(parts) >= 2 and parts[0].isdigit() and parts[1].isdigit():
+        return f"ex{parts[0]}_{parts[1]}"
+    return None
+
+
 def get_exercise(exercise_id: str) -> Exercise:
-    """The public spec of ``exercise_id`` (``KeyError`` with a Russian message when unknown)."""
+    """The public spec of ``exercise_id`` (``KeyError`` with a Russian message when unknown).
+
+    Imports only the exercise's own module when its name follows the ``exNN_K`` convention.
+    """
+    from . import tasks
+
+    name = _module_name(exercise_id)
+    if name and any(info.name == name for info in pkgutil.iter_modules(tasks.__path__)):
+        ex = getattr(importlib.import_module(f"{tasks.__name__}.{name}"), "EXERCISE", None)
+        if isinstance(ex, Exercise) and ex.id == exercise_id:
+            return ex
     found = exercises()
     if exercise_id not in found:
         known = ", ".join(sorted(found)) or "нет ни одного"
@@ -147,10 +201,27 @@ def get_exercise(exercise_id: str) -> Exercise:
 
 
 def find_task(task_id: str) -> tuple[Exercise, Task]:
-    """The exercise and task with this id (task ids are unique across the course)."""
-    for ex in exercises().values():
+    """The exercise and task with this id (task ids are unique across the course).
+
+    A spec module that fails to import does not hide the tasks of the others; its error is
+    reported only when the task is not found elsewhere.
+    """
+    from . import tasks
+
+    known, broken = [], []
+    for info in sorted(pkgutil.iter_modules(tasks.__path__), key=lambda i: i.name):
+        if not info.name.startswith("ex"):
+            continue
+        try:
+            ex = getattr(importlib.import_module(f"{tasks.__name__}.{info.name}"), "EXERCISE", None)
+        except Exception as err:  # noqa: BLE001 - reported below if it matters
+            broken.append(f"{info.name}: {type(err).__name__}: {err}")
+            continue
+        if not isinstance(ex, Exercise):
+            continue
         for t in ex.tasks:
             if t.id == task_id:
                 return ex, t
-    known = ", ".join(t.id for ex in exercises().values() for t in ex.tasks)
-    raise KeyError(f"Задание {task_id!r} не найдено. Известные задания: {known}.")
+            known.append(t.id)
+    extra = f" Не загрузились описания: {'; '.join(broken)}." if broken else ""
+    raise KeyError(f"Задание {task_id!r} не найдено. Известные задания: {', '.join(known)}.{extra}")

@@ -1,13 +1,38 @@
-"""Скрытые тесты упражнения 01-1 (шаг тяжёлого шарика и шаг Нестерова).
+"""Ключ ответов упражнения 01-1 (шаг тяжёлого шарика и шаг Нестерова): эталоны и скрытые тесты.
 
-Не копируются в exercises/ и в выпуск для студентов. Входные данные отличаются от открытых
-проверок; ожидаемые значения считает проверяющий процесс эталоном (torch.optim.SGD) из
-optviz.grading.tasks.ex01_1. Названия и подсказки проверок видит студент — входных данных в них нет.
+Не копируются в exercises/ и в выпуск для студентов и не видны процессу студента при оценивании.
+Эталон — один step() torch.optim.SGD из данного буфера; ожидаемые значения считает проверяющий
+процесс. Входные данные скрытых проверок отличаются от открытых; названия и подсказки проверок
+видит студент — входных данных в них нет.
 """
 
 import numpy as np
+import torch
 
 from optviz.grading import Check
+
+
+def torch_sgd_step(x, grad, buf, lr, momentum, *, nesterov: bool):
+    """One step of ``torch.optim.SGD(momentum=..., nesterov=...)`` from a given buffer."""
+    p = torch.tensor(np.asarray(x, dtype=np.float64))
+    p.grad = torch.tensor(np.asarray(grad, dtype=np.float64))
+    opt = torch.optim.SGD([p], lr=float(lr), momentum=float(momentum), nesterov=nesterov)
+    if float(momentum) > 0:
+        opt.state[p]["momentum_buffer"] = torch.tensor(np.asarray(buf, dtype=np.float64))
+    with torch.no_grad():
+        opt.step()
+    new_buf = opt.state[p].get("momentum_buffer") if float(momentum) > 0 else p.grad
+    return p.numpy().copy(), new_buf.numpy().copy()
+
+
+def _reference(nesterov: bool):
+    def step(x, grad, buf, lr, momentum):
+        return torch_sgd_step(x, grad, buf, lr, momentum, nesterov=nesterov)
+    step.__name__ = "nesterov_step" if nesterov else "momentum_step"
+    return step
+
+
+REFERENCES = {"momentum_step": _reference(False), "nesterov_step": _reference(True)}
 
 _rng = np.random.default_rng(20240101)
 

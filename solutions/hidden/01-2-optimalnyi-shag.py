@@ -1,13 +1,50 @@
-"""Скрытые тесты упражнения 01-2 (оптимальный шаг и скорость GD).
+"""Ключ ответов упражнения 01-2 (оптимальный шаг и скорость GD): эталоны и скрытые тесты.
 
-Не копируются в exercises/ и в выпуск. Ожидаемые значения считает проверяющий процесс эталонами
-из optviz.grading.tasks.ex01_2 (numpy.linalg.eigvalsh, формулы optviz.problems.Quadratic,
-torch.optim.SGD). Названия и подсказки проверок видит студент — входных данных в них нет.
+Не копируются в exercises/ и в выпуск для студентов и не видны процессу студента при оценивании.
+Эталоны — numpy.linalg.eigvalsh, формулы optviz.problems.Quadratic и torch.optim.SGD; ожидаемые
+значения считает проверяющий процесс. Входные данные скрытых проверок отличаются от открытых;
+названия и подсказки проверок видит студент — входных данных в них нет.
 """
 
+import math
+
 import numpy as np
+import torch
 
 from optviz.grading import Check
+from optviz.problems import Quadratic
+
+
+def _ref_mu_L(A):
+    ev = np.linalg.eigvalsh(np.asarray(A, dtype=np.float64))
+    return float(ev[0]), float(ev[-1])
+
+
+def _ref_optimal_step(mu, L):
+    q = Quadratic(kappa=L / mu, mu=mu)
+    return q.optimal_step, q.gd_rate
+
+
+def _ref_gd_trajectory(A, x_star, x0, lr, steps):
+    A_t = torch.tensor(np.asarray(A, dtype=np.float64))
+    c = torch.tensor(np.asarray(x_star, dtype=np.float64))
+    p = torch.tensor(np.asarray(x0, dtype=np.float64))
+    opt = torch.optim.SGD([p], lr=float(lr))
+    out = [p.clone()]
+    for _ in range(int(steps)):
+        p.grad = A_t @ (p.detach() - c)
+        with torch.no_grad():
+            opt.step()
+        out.append(p.clone())
+    return torch.stack(out).numpy()
+
+
+def _ref_iterations_ratio(kappa):
+    return math.log((kappa - 1) / (kappa + 1)) / math.log(1 - 1 / kappa)
+
+
+REFERENCES = {"mu_L": _ref_mu_L, "optimal_step": _ref_optimal_step, "gd_trajectory": _ref_gd_trajectory,
+              "iterations_ratio": _ref_iterations_ratio}
 
 _rng = np.random.default_rng(7)
 

@@ -1,13 +1,36 @@
-"""Скрытые тесты упражнения 02-1 (мини-батч градиент и дисперсия его ошибки).
+"""Ключ ответов упражнения 02-1 (мини-батч градиент и дисперсия его ошибки): эталоны и скрытые тесты.
 
-Не копируются в exercises/ и в выпуск. Ожидаемые значения считает проверяющий процесс эталонами
-из optviz.grading.tasks.ex02_1 (автоградиент и grad_variance задачи с конечной суммой курса).
-Названия и подсказки проверок видит студент — входных данных в них нет.
+Не копируются в exercises/ и в выпуск для студентов и не видны процессу студента при оценивании.
+Эталоны — автоградиент и grad_variance задачи с конечной суммой курса (optviz.problems.LeastSquares);
+ожидаемые значения считает проверяющий процесс. Входные данные скрытых проверок отличаются от
+открытых; названия и подсказки проверок видит студент — входных данных в них нет.
 """
 
 import numpy as np
 
 from optviz.grading import Check
+from optviz.problems.finite_sums import LeastSquares
+
+
+def _ref_minibatch_gradient(A, y, x, batch):
+    return LeastSquares(A, y).grad(np.asarray(x, dtype=np.float64), np.asarray(batch, dtype=np.int64)).numpy()
+
+
+def _ref_batch_error_variance(A, y, x, b):
+    return LeastSquares(A, y).grad_variance(np.asarray(x, dtype=np.float64), int(b))
+
+
+def _ref_all_batches_error(A, y, x, b, replace):
+    """Unbiasedness (mean error 0) and the exact second moment: (n−b)/(b(n−1))·spread, or spread/b with replacement."""
+    p = LeastSquares(A, y)
+    x = np.asarray(x, dtype=np.float64)
+    spread = p.grad_variance(x, 1)                # (1/n) Σ ‖∇f_i − ∇f‖²
+    second = spread / int(b) if replace else p.grad_variance(x, int(b))
+    return np.zeros(p.dim), second
+
+
+REFERENCES = {"minibatch_gradient": _ref_minibatch_gradient, "batch_error_variance": _ref_batch_error_variance,
+              "all_batches_error": _ref_all_batches_error}
 
 _rng = np.random.default_rng(20240201)
 

@@ -1,13 +1,45 @@
-"""Скрытые тесты упражнения 02-2 (убывающий шаг, мини-батч SGD, пол шума).
+"""Ключ ответов упражнения 02-2 (убывающий шаг, мини-батч SGD, пол шума): эталоны и скрытые тесты.
 
-Не копируются в exercises/ и в выпуск. Ожидаемые значения считает проверяющий процесс эталонами
-из optviz.grading.tasks.ex02_2 (step_schedule лекции, torch.optim.SGD, grad_variance задачи с конечной
-суммой). Названия и подсказки проверок видит студент — входных данных в них нет.
+Не копируются в exercises/ и в выпуск для студентов и не видны процессу студента при оценивании.
+Эталоны — step_schedule лекции, torch.optim.SGD и grad_variance задачи с конечной суммой; ожидаемые
+значения считает проверяющий процесс. Входные данные скрытых проверок отличаются от открытых;
+названия и подсказки проверок видит студент — входных данных в них нет.
 """
 
 import numpy as np
+import torch
 
 from optviz.grading import Check
+from optviz.problems.finite_sums import LeastSquares
+from optviz.widgets.sgd import step_schedule
+
+
+def _ref_decreasing_step(k, mu, lr0):
+    return step_schedule("strongly_convex", float(lr0), float(mu))(int(k))
+
+
+def torch_sgd_path(A, y, x0, batches, step_sizes):
+    """``torch.optim.SGD`` on :class:`LeastSquares` with the given batches and per-step ``lr``: ``(K+1, d)``."""
+    p = LeastSquares(A, y)
+    x = torch.tensor(np.array(x0, dtype=np.float64).reshape(-1))
+    opt = torch.optim.SGD([x], lr=1.0)
+    out = [x.clone()]
+    for batch, lr in zip(np.asarray(batches, dtype=np.int64), np.asarray(step_sizes, dtype=np.float64)):
+        x.grad = p.grad(x.detach(), batch)
+        opt.param_groups[0]["lr"] = float(lr)
+        with torch.no_grad():
+            opt.step()
+        out.append(x.clone())
+    return torch.stack(out).numpy()
+
+
+def _ref_noise_floor_bound(A, y, lr, b):
+    p = LeastSquares(A, y)
+    return p.L * p.grad_variance(p.optimum, int(b)) * float(lr) / (4 * p.mu)
+
+
+REFERENCES = {"decreasing_step": _ref_decreasing_step, "sgd_trajectory": torch_sgd_path,
+              "noise_floor_bound": _ref_noise_floor_bound}
 
 _rng = np.random.default_rng(20240202)
 

@@ -1,13 +1,59 @@
-"""Скрытые тесты упражнения 03-1 (шаги Adagrad, RMSProp, Adam, AdamW).
+"""Ключ ответов упражнения 03-1 (шаги Adagrad, RMSProp, Adam, AdamW): эталоны и скрытые тесты.
 
-Не копируются в exercises/ и в выпуск. Ожидаемые значения считает проверяющий процесс эталонами
-из optviz.grading.tasks.ex03_1 (один step() torch.optim.Adagrad / RMSprop / Adam / AdamW из данного
-состояния). Названия и подсказки проверок видит студент — входных данных в них нет.
+Не копируются в exercises/ и в выпуск для студентов и не видны процессу студента при оценивании.
+Эталон — один step() torch.optim.Adagrad / RMSprop / Adam / AdamW из данного состояния; ожидаемые
+значения считает проверяющий процесс. Входные данные скрытых проверок отличаются от открытых;
+названия и подсказки проверок видит студент — входных данных в них нет.
 """
 
 import numpy as np
+import torch
 
 from optviz.grading import Check
+from optviz.grading.tasks.ex03_1 import METHODS
+
+#: per task: the torch optimizer whose one step() is the reference
+TORCH_CLASSES = {"adagrad_step": torch.optim.Adagrad, "rmsprop_step": torch.optim.RMSprop,
+                 "adam_step": torch.optim.Adam, "adamw_step": torch.optim.AdamW}
+
+
+def torch_step(task: str, x, grad, states, k, hyper: dict):
+    """One ``step()`` of the torch optimizer of ``task`` from the given state; returns ``(x_new, *states_new)``."""
+    spec = METHODS[task]
+    p = torch.tensor(np.array(x, dtype=np.float64))
+    p.grad = torch.tensor(np.array(grad, dtype=np.float64))
+    kw = dict(hyper)
+    if "beta1" in kw:
+        kw["betas"] = (float(kw.pop("beta1")), float(kw.pop("beta2")))
+    if task == "adam_step":
+        kw["weight_decay"] = 0.0
+    opt = TORCH_CLASSES[task]([p], **{name: (float(v) if not isinstance(v, tuple) else v) for name, v in kw.items()})
+    st = opt.state[p]
+    done = (int(k) - 1) if spec["counter"] else 0
+    st["step"] = torch.tensor(float(done))
+    for name, value in zip(spec["state"], states):
+        st[name] = torch.tensor(np.array(value, dtype=np.float64))
+    with torch.no_grad():
+        opt.step()
+    return (p.numpy().copy(), *(st[name].numpy().copy() for name in spec["state"]))
+
+
+def _reference(task: str):
+    spec = METHODS[task]
+    n_state = len(spec["state"])
+
+    def step(x, grad, *args):
+        states = args[:n_state]
+        rest = args[n_state:]
+        k = rest[0] if spec["counter"] else 0
+        hyper = dict(zip(spec["hyper"], rest[1:] if spec["counter"] else rest))
+        return torch_step(task, x, grad, states, k, hyper)
+
+    step.__name__ = task
+    return step
+
+
+REFERENCES = {task: _reference(task) for task in METHODS}
 
 _rng = np.random.default_rng(20240301)
 

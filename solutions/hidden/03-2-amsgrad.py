@@ -1,13 +1,67 @@
-"""Скрытые тесты упражнения 03-2 (AMSGrad и пример Редди).
+"""Ключ ответов упражнения 03-2 (AMSGrad и пример Редди): эталоны и скрытые тесты.
 
-Не копируются в exercises/ и в выпуск. Ожидаемые значения считает проверяющий процесс эталонами
-из optviz.grading.tasks.ex03_2 (torch.optim.Adam(amsgrad=True), reddi_race лекции, регрет, длинный
-запуск torch.optim.Adam). Названия и подсказки проверок видит студент — входных данных в них нет.
+Не копируются в exercises/ и в выпуск для студентов и не видны процессу студента при оценивании.
+Эталоны — torch.optim.Adam(amsgrad=True), reddi_race лекции, регрет и длинный запуск torch.optim.Adam;
+ожидаемые значения считает проверяющий процесс. Входные данные скрытых проверок отличаются от
+открытых; названия и подсказки проверок видит студент — входных данных в них нет.
 """
 
-import numpy as np
+import math
 
+import numpy as np
+import torch
+
+from optviz.course.lecture_03 import reddi_race
 from optviz.grading import Check
+
+
+def _ref_amsgrad_step(x, grad, m, v, v_max, k, lr, beta1, beta2, eps):
+    p = torch.tensor(np.array(x, dtype=np.float64))
+    p.grad = torch.tensor(np.array(grad, dtype=np.float64))
+    opt = torch.optim.Adam([p], lr=float(lr), betas=(float(beta1), float(beta2)), eps=float(eps), amsgrad=True)
+    st = opt.state[p]
+    st["step"] = torch.tensor(float(int(k) - 1))
+    for name, value in (("exp_avg", m), ("exp_avg_sq", v), ("max_exp_avg_sq", v_max)):
+        st[name] = torch.tensor(np.array(value, dtype=np.float64))
+    with torch.no_grad():
+        opt.step()
+    return (p.numpy().copy(), *(st[n].numpy().copy() for n in ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")))
+
+
+def _ref_reddi_run(C, steps, lr, beta1, beta2, amsgrad):
+    res = reddi_race(float(C), int(steps), lr=float(lr), betas=(float(beta1), float(beta2)), x0=0.0, schedule="sqrt")
+    return res["x"]["AMSGrad" if amsgrad else "Adam"]
+
+
+def _ref_average_regret(grads, xs):
+    g = np.asarray(grads, dtype=np.float64)
+    xs = np.asarray(xs, dtype=np.float64)
+    played = np.cumsum(g * xs)
+    cum = np.cumsum(g)
+    best = np.minimum(-cum, cum)          # min over x ∈ [−1, 1] of a linear loss: one of the ends
+    return (played - best) / np.arange(1, g.size + 1)
+
+
+def _ref_cycle_drift(C, beta2):
+    """Measure: torch Adam (β₁ = 0, ε = 0, lr = 1) on C, −1, −1, … until v is periodic; x moved over the last cycle."""
+    C, beta2 = float(C), float(beta2)
+    cycles = 2 + math.ceil(math.log(1e-18) / (3 * math.log(beta2))) if beta2 > 0 else 2
+    p = torch.zeros(1, dtype=torch.float64)
+    opt = torch.optim.Adam([p], lr=1.0, betas=(0.0, beta2), eps=0.0)
+    grads = [torch.tensor([C], dtype=torch.float64), torch.tensor([-1.0], dtype=torch.float64),
+             torch.tensor([-1.0], dtype=torch.float64)]
+    before = 0.0
+    for _ in range(cycles):
+        before = float(p)
+        for g in grads:
+            p.grad = g
+            with torch.no_grad():
+                opt.step()
+    return float(p) - before
+
+
+REFERENCES = {"amsgrad_step": _ref_amsgrad_step, "reddi_run": _ref_reddi_run, "average_regret": _ref_average_regret,
+              "cycle_drift": _ref_cycle_drift}
 
 _rng = np.random.default_rng(20240302)
 

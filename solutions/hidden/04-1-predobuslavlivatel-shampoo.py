@@ -1,13 +1,57 @@
-"""Скрытые тесты упражнения 04-1 (предобуславливатель Shampoo).
+"""Ключ ответов упражнения 04-1 (предобуславливатель Shampoo): эталоны и скрытые тесты.
 
-Не копируются в exercises/ и в выпуск. Ожидаемые значения считает проверяющий процесс эталонами из
-optviz.grading.tasks.ex04_1 (matrix_inverse_root, optviz.optim.Shampoo). Названия и подсказки
-проверок видит студент — входных данных в них нет.
+Не копируются в exercises/ и в выпуск для студентов и не видны процессу студента при оценивании.
+Эталоны — matrix_inverse_root из optviz.optim._functional и один step() optviz.optim.Shampoo
+(betas=(0, β₂), без момента) из данного состояния; ожидаемые значения считает проверяющий процесс.
+Входные данные скрытых проверок отличаются от открытых; названия и подсказки проверок видит
+студент — входных данных в них нет.
 """
 
 import numpy as np
+import torch
 
 from optviz.grading import Check
+from optviz.grading.tasks.ex04_1 import PINV_RTOL
+
+#: ε of the reference Shampoo: the statistics the driver passes are the whole factors
+_TINY_EPS = 1e-300
+
+
+def _ref_inverse_root(S, p):
+    from optviz.optim._functional import matrix_inverse_root
+
+    return matrix_inverse_root(torch.tensor(np.asarray(S, dtype=np.float64)), float(p), pinv_rtol=PINV_RTOL).numpy()
+
+
+def _shampoo_from_state(param: torch.Tensor, factors: list, beta2: float, lr: float):
+    """``optviz.optim.Shampoo(betas=(0, β₂))`` whose state holds the given factors (one step done before)."""
+    from optviz.optim import Shampoo
+
+    opt = Shampoo([param], lr=float(lr), betas=(0.0, float(beta2)), eps=_TINY_EPS)
+    opt.state[param]["step"] = 0
+    opt.state[param]["factors"] = [torch.tensor(np.asarray(f, dtype=np.float64)) for f in factors]
+    return opt
+
+
+def _ref_adagrad_step(x, grad, H, lr):
+    p = torch.tensor(np.asarray(x, dtype=np.float64))
+    p.grad = torch.tensor(np.asarray(grad, dtype=np.float64))
+    opt = _shampoo_from_state(p, [H], 1.0, lr)
+    opt.step()
+    return p.detach().numpy().copy(), opt.state[p]["factors"][0].numpy().copy()
+
+
+def _ref_shampoo_step(W, G, L, R, lr, beta2):
+    p = torch.tensor(np.asarray(W, dtype=np.float64))
+    p.grad = torch.tensor(np.asarray(G, dtype=np.float64))
+    opt = _shampoo_from_state(p, [L, R], beta2, lr)
+    opt.step()
+    L_new, R_new = opt.state[p]["factors"]
+    return p.detach().numpy().copy(), L_new.numpy().copy(), R_new.numpy().copy()
+
+
+REFERENCES = {"shampoo_inverse_root": _ref_inverse_root, "full_matrix_adagrad_step": _ref_adagrad_step,
+              "shampoo_step": _ref_shampoo_step}
 
 _rng = np.random.default_rng(40401)
 

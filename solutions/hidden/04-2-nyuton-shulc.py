@@ -1,13 +1,74 @@
-"""Скрытые тесты упражнения 04-2 (итерация Ньютона–Шульца и шаг Muon).
+"""Ключ ответов упражнения 04-2 (итерация Ньютона–Шульца и шаг Muon): эталоны и скрытые тесты.
 
-Не копируются в exercises/ и в выпуск. Ожидаемые значения считает проверяющий процесс эталонами из
-optviz.grading.tasks.ex04_2 (lecture_04.newton_schulz в float64, torch.optim.Muon). Названия и
-подсказки проверок видит студент — входных данных в них нет.
+Не копируются в exercises/ и в выпуск для студентов и не видны процессу студента при оценивании.
+Эталоны — lecture_04.newton_schulz в float64 и один step() torch.optim.Muon из данного буфера (с
+итерацией Ньютона–Шульца в float64); ожидаемые значения считает проверяющий процесс. Входные данные
+скрытых проверок отличаются от открытых; названия и подсказки проверок видит студент — входных
+данных в них нет.
 """
 
+import contextlib
+
 import numpy as np
+import torch
 
 from optviz.grading import Check
+from optviz.grading.tasks.ex04_2 import CUBIC, MAX_CUBIC_STEPS, MUON
+
+
+def _ref_newton_schulz(G, steps, coeffs):
+    from optviz.course.lecture_04 import newton_schulz
+
+    return newton_schulz(torch.tensor(np.asarray(G, dtype=np.float64)), int(steps),
+                         tuple(float(c) for c in coeffs))[-1].numpy()
+
+
+@contextlib.contextmanager
+def float64_muon():
+    """Within the block :class:`torch.optim.Muon` orthogonalises in float64 (lecture_04.newton_schulz)."""
+    from torch.optim import _muon
+
+    from optviz.course.lecture_04 import newton_schulz
+
+    saved = _muon._zeropower_via_newtonschulz
+
+    def exact(grad, ns_coefficients, ns_steps, eps):
+        return newton_schulz(grad, ns_steps, ns_coefficients, eps)[-1].to(grad.dtype)
+
+    _muon._zeropower_via_newtonschulz = exact
+    try:
+        yield
+    finally:
+        _muon._zeropower_via_newtonschulz = saved
+
+
+def _ref_muon_step(W, G, buf, lr, momentum, weight_decay):
+    p = torch.tensor(np.asarray(W, dtype=np.float64))
+    p.grad = torch.tensor(np.asarray(G, dtype=np.float64))
+    opt = torch.optim.Muon([p], lr=float(lr), momentum=float(momentum), weight_decay=float(weight_decay))
+    opt.state[p]["momentum_buffer"] = torch.tensor(np.asarray(buf, dtype=np.float64))
+    with float64_muon(), torch.no_grad():
+        opt.step()
+    return p.numpy().copy(), opt.state[p]["momentum_buffer"].numpy().copy()
+
+
+def _min_singular(X: torch.Tensor) -> float:
+    return float(torch.linalg.svdvals(X).min())
+
+
+def _ref_catch_up(G, quintic_steps):
+    from optviz.course.lecture_04 import newton_schulz
+
+    G = torch.tensor(np.asarray(G, dtype=np.float64))
+    target = _min_singular(newton_schulz(G, int(quintic_steps), MUON)[-1])
+    for k, X in enumerate(newton_schulz(G, MAX_CUBIC_STEPS, CUBIC)):
+        if _min_singular(X) >= target:
+            return k
+    raise ValueError("кубика не догнала квинтику за отведённое число итераций")
+
+
+REFERENCES = {"newton_schulz_iterate": _ref_newton_schulz, "muon_step": _ref_muon_step,
+              "cubic_catch_up": _ref_catch_up}
 
 _rng = np.random.default_rng(40402)
 _MUON = (3.4445, -4.7750, 2.0315)

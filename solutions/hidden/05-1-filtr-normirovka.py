@@ -1,13 +1,61 @@
-"""Скрытые тесты упражнения 05-1 (нормировка по фильтрам и срез потерь).
+"""Ключ ответов упражнения 05-1 (нормировка по фильтрам и срез потерь): эталоны и скрытые тесты.
 
-Не копируются в exercises/ и в выпуск. Ожидаемые значения считает проверяющий процесс эталонами из
-optviz.grading.tasks.ex05_1 (нормировка optviz.landscape, loss_line). Названия и подсказки проверок
-видит студент — входных данных в них нет.
+Не копируются в exercises/ и в выпуск для студентов и не видны процессу студента при оценивании.
+Эталоны — сама optviz.landscape: её нормировка по фильтрам, biasbn_names и loss_line на
+optviz.models.mlp в float64; ожидаемые значения считает проверяющий процесс. Входные данные скрытых
+проверок отличаются от открытых; названия и подсказки проверок видит студент — входных данных в них нет.
 """
 
 import numpy as np
+import torch
 
 from optviz.grading import Check
+from optviz.grading.tasks.ex05_1 import _as_tensors
+
+
+def _ref_filter_normalize(d, w):
+    from optviz.landscape import _filter_normalize
+
+    return _filter_normalize(torch.tensor(np.asarray(d, dtype=np.float64)),
+                             torch.tensor(np.asarray(w, dtype=np.float64))).numpy()
+
+
+def _ref_landscape_direction(raw, weights):
+    from optviz.landscape import _filter_normalize, biasbn_names
+
+    params = _as_tensors(weights)
+    ignored = set(biasbn_names(params))
+    out = []
+    for (name, w), d in zip(params.items(), raw):
+        d = torch.tensor(np.asarray(d, dtype=np.float64))
+        out.append(torch.zeros_like(w).numpy() if name in ignored else _filter_normalize(d, w).numpy())
+    return out
+
+
+def _mlp(weights):
+    from optviz.models import mlp
+
+    W1, W2 = np.asarray(weights[0]), np.asarray(weights[2])
+    model = mlp(W1.shape[1], (W1.shape[0],), W2.shape[0], seed=0).double()
+    with torch.no_grad():
+        for p, a in zip(model.parameters(), weights):
+            p.copy_(torch.tensor(np.asarray(a, dtype=np.float64)))
+    return model.eval()
+
+
+def _ref_line_losses(weights, direction, alphas, X, y):
+    from optviz.landscape import Direction, loss_line
+
+    model = _mlp(weights)
+    tensors = {n: torch.tensor(np.asarray(d, dtype=np.float64)) for (n, _), d in zip(model.named_parameters(), direction)}
+    data = (torch.tensor(np.asarray(X, dtype=np.float64)), torch.tensor(np.asarray(y), dtype=torch.long))
+    res = loss_line(model, data, Direction(tensors), alphas=np.asarray(alphas, dtype=np.float64), progress=False,
+                    max_seconds=None)
+    return np.asarray(res.loss, dtype=np.float64)
+
+
+REFERENCES = {"filter_normalize": _ref_filter_normalize, "landscape_direction": _ref_landscape_direction,
+              "line_losses": _ref_line_losses}
 
 _rng = np.random.default_rng(50501)
 

@@ -1,13 +1,45 @@
-"""Скрытые тесты упражнения 05-2 (двойной спуск и решение с минимальной нормой).
+"""Ключ ответов упражнения 05-2 (двойной спуск и решение с минимальной нормой): эталоны и скрытые тесты.
 
-Не копируются в exercises/ и в выпуск. Ожидаемые значения считает проверяющий процесс эталонами из
-optviz.grading.tasks.ex05_2 (numpy.linalg.lstsq, torch.optim.SGD, lecture_05.double_descent).
-Названия и подсказки проверок видит студент — входных данных в них нет.
+Не копируются в exercises/ и в выпуск для студентов и не видны процессу студента при оценивании.
+Эталоны — lecture_05.min_norm_fit (numpy.linalg.lstsq), torch.optim.SGD из нуля и
+lecture_05.double_descent; ожидаемые значения считает проверяющий процесс. Входные данные скрытых
+проверок отличаются от открытых; названия и подсказки проверок видит студент — входных данных в них нет.
 """
 
 import numpy as np
+import torch
 
 from optviz.grading import Check
+
+
+def _ref_min_norm(x, y, degree):
+    from optviz.course.lecture_05 import min_norm_fit
+
+    return min_norm_fit(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64), int(degree))
+
+
+def _ref_gd_from_zero(A, y, lr, steps):
+    A_t = torch.tensor(np.asarray(A, dtype=np.float64))
+    y_t = torch.tensor(np.asarray(y, dtype=np.float64))
+    c = torch.zeros(A_t.shape[1], dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.SGD([c], lr=float(lr))
+    out = [c.detach().clone()]
+    for _ in range(int(steps)):
+        opt.zero_grad()
+        (0.5 * ((A_t @ c - y_t) ** 2).sum()).backward()
+        opt.step()
+        out.append(c.detach().clone())
+    return torch.stack(out).numpy()
+
+
+def _ref_test_error_curve(n_train, max_degree, noise, n_seeds):
+    from optviz.course.lecture_05 import double_descent
+
+    return double_descent(int(n_train), int(max_degree), float(noise), int(n_seeds)).median_test.copy()
+
+
+REFERENCES = {"min_norm_fit_svd": _ref_min_norm, "gd_from_zero": _ref_gd_from_zero,
+              "test_error_curve": _ref_test_error_curve}
 
 _rng = np.random.default_rng(50502)
 

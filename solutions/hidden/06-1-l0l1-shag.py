@@ -1,13 +1,52 @@
-"""Скрытые тесты упражнения 06-1 ((L0, L1)-шаг, константы ‖x‖^(2n), граница фаз).
+"""Ключ ответов упражнения 06-1 ((L0, L1)-шаг, константы ‖x‖^(2n), граница фаз): эталоны и скрытые тесты.
 
-Не копируются в exercises/ и в выпуск. Ожидаемые значения считает проверяющий процесс эталонами из
-optviz.grading.tasks.ex06_1 (optviz.optim.L0L1GD, гессианы автоматическим дифференцированием).
-Названия и подсказки проверок видит студент — входных данных в них нет.
+Не копируются в exercises/ и в выпуск для студентов и не видны процессу студента при оценивании.
+Эталоны — один step() optviz.optim.L0L1GD, гессианы автоматическим дифференцированием со спектральной
+нормой, неравенство о взвешенных средних и обращение ‖∇f‖ = 2n‖x‖^(2n−1); ожидаемые значения считает
+проверяющий процесс. Входные данные скрытых проверок отличаются от открытых; названия и подсказки
+проверок видит студент — входных данных в них нет.
 """
 
 import numpy as np
+import torch
 
 from optviz.grading import Check
+from optviz.optim import L0L1GD
+
+
+def _ref_l0l1_step(x, grad, L0, L1):
+    p = torch.tensor(np.asarray(x, dtype=np.float64))
+    p.grad = torch.tensor(np.asarray(grad, dtype=np.float64))
+    L0L1GD([p], L0=float(L0), L1=float(L1)).step()
+    return p.detach().numpy().copy()
+
+
+def _ref_power_constants(n):
+    # weighted AM–GM: r^{2n−2} ≤ 1/(2n−1) + (2n−2)/(2n−1)·r^{2n−1}, times 2n(2n−1)
+    n = int(n)
+    return float(2 * n), float(2 * n - 2)
+
+
+def _ref_curvature_ratio(points, n, L0, L1):
+    n = int(n)
+    pts = torch.tensor(np.asarray(points, dtype=np.float64))
+
+    def f(x):
+        return (x * x).sum() ** n
+
+    g = torch.vmap(torch.func.grad(f))(pts)
+    H = torch.vmap(torch.func.hessian(f))(pts)
+    ratio = torch.linalg.matrix_norm(H, ord=2) / (float(L0) + float(L1) * torch.linalg.vector_norm(g, dim=-1))
+    return float(ratio.max())
+
+
+def _ref_phase_radius(n, L0, L1):
+    n = int(n)
+    return float((float(L0) / (2 * n * float(L1))) ** (1.0 / (2 * n - 1)))
+
+
+REFERENCES = {"l0l1_step": _ref_l0l1_step, "power_constants": _ref_power_constants,
+              "curvature_ratio": _ref_curvature_ratio, "phase_radius": _ref_phase_radius}
 
 _rng = np.random.default_rng(6061)
 

@@ -1,13 +1,45 @@
-"""Скрытые тесты упражнения 06-2 (отсечение градиента и нормализованный спуск).
+"""Ключ ответов упражнения 06-2 (отсечение градиента и нормализованный спуск): эталоны и скрытые тесты.
 
-Не копируются в exercises/ и в выпуск. Ожидаемые значения считает проверяющий процесс эталонами из
-optviz.grading.tasks.ex06_2 (optviz.optim.L0L1GD с variant="clipped"/"normalized", l0l1_step_size).
-Названия и подсказки проверок видит студент — входных данных в них нет.
+Не копируются в exercises/ и в выпуск для студентов и не видны процессу студента при оценивании.
+Эталоны — один step() optviz.optim.L0L1GD с variant="clipped" / "normalized" и l0l1_step_size
+(одна норма на все элементы параметра); ожидаемые значения считает проверяющий процесс. Входные данные
+скрытых проверок отличаются от открытых; названия и подсказки проверок видит студент — входных данных
+в них нет.
 """
 
 import numpy as np
+import torch
 
 from optviz.grading import Check
+from optviz.optim import L0L1GD
+from optviz.optim.l0l1 import l0l1_step_size
+
+
+def _optviz_step(x, grad, **kw):
+    p = torch.tensor(np.asarray(x, dtype=np.float64))
+    p.grad = torch.tensor(np.asarray(grad, dtype=np.float64))
+    L0L1GD([p], **kw).step()
+    return p.detach().numpy().copy()
+
+
+def _ref_clipped_step(x, grad, L0, L1):
+    return _optviz_step(x, grad, L0=float(L0), L1=float(L1), variant="clipped")
+
+
+def _ref_normalized_step(x, grad, L1):
+    return _optviz_step(x, grad, L0=0.0, L1=float(L1), variant="normalized")
+
+
+def _ref_step_ratios(grad_norms, L0, L1):
+    g = np.asarray(grad_norms, dtype=np.float64).reshape(-1)
+    smooth = np.array([l0l1_step_size(float(v), float(L0), float(L1), "smooth") for v in g])
+    clip = np.array([l0l1_step_size(float(v), float(L0), float(L1), "clipped") for v in g])
+    norm = np.array([l0l1_step_size(float(v), float(L0), float(L1), "normalized") for v in g])
+    return clip / smooth, norm / smooth
+
+
+REFERENCES = {"clipped_step": _ref_clipped_step, "normalized_step": _ref_normalized_step,
+              "step_ratios": _ref_step_ratios}
 
 _rng = np.random.default_rng(6062)
 

@@ -1,15 +1,44 @@
-"""Скрытые тесты упражнения 07-1 (функциональная и градиентная схемы рестарта, Нестеров с рестартами).
+"""Ключ ответов упражнения 07-1 (функциональная и градиентная схемы рестарта, Нестеров с рестартами):
+эталоны и скрытые тесты.
 
-Не копируются в exercises/ и в выпуск. Ожидаемые значения считает проверяющий процесс эталонами из
-optviz.grading.tasks.ex07_1 (решения критериев — optviz.optim.FunctionScheme / GradientScheme,
-метод — torch.optim.SGD). Названия и подсказки проверок видит студент — входных данных в них нет.
+Не копируются в exercises/ и в выпуск для студентов и не видны процессу студента при оценивании.
+Эталоны критериев решают через optviz.optim.FunctionScheme / GradientScheme, эталон метода — метод
+курса nesterov_textbook (torch.optim.SGD) из optviz.grading.tasks.ex07_1 с этими критериями; ожидаемые
+значения считает проверяющий процесс. Входные данные скрытых проверок отличаются от открытых; названия
+и подсказки проверок видит студент — входных данных в них нет.
 """
 
 import math
 
 import numpy as np
+import torch
 
 from optviz.grading import Check
+from optviz.grading.tasks.ex07_1 import SCHEMES, _decider, nesterov_textbook
+from optviz.optim import FunctionScheme, GradientScheme
+
+
+def _ref_function_scheme(f_x, f_x_prev):
+    crit = FunctionScheme(source="observe")
+    crit.after_observe({"loss": float(f_x_prev)})
+    return bool(crit.after_observe({"loss": float(f_x)}))
+
+
+def _ref_gradient_scheme(grad_y_prev, x, x_prev):
+    g = torch.tensor(np.asarray(grad_y_prev, dtype=np.float64))
+    step = torch.tensor(np.asarray(x, dtype=np.float64)) - torch.tensor(np.asarray(x_prev, dtype=np.float64))
+    return bool(GradientScheme().after_step(0, None, float((g * step).sum())))
+
+
+def _ref_nesterov_restarts(A, x_star, x0, lr, steps, scheme):
+    if scheme not in SCHEMES:
+        raise ValueError(f"scheme must be one of {SCHEMES}")
+    decide = _decider(scheme, _ref_function_scheme, _ref_gradient_scheme)
+    return nesterov_textbook(A, x_star, x0, lr, steps, decide)[0]
+
+
+REFERENCES = {"function_scheme": _ref_function_scheme, "gradient_scheme": _ref_gradient_scheme,
+              "nesterov_restarts": _ref_nesterov_restarts}
 
 _rng = np.random.default_rng(7071)
 

@@ -1,16 +1,55 @@
-"""Скрытые тесты упражнения 07-2 (оптимальный период рестартов метода Нестерова).
+"""Ключ ответов упражнения 07-2 (оптимальный период рестартов метода Нестерова): эталоны и скрытые тесты.
 
-Не копируются в exercises/ и в выпуск. Ожидаемые значения считает проверяющий процесс эталонами из
-optviz.grading.tasks.ex07_2 (lecture_07.bound_optimal_period, lecture_07.steps_to_tolerance,
-optviz.optim.FixedPeriod, torch.optim.SGD). Названия и подсказки проверок видит студент — входных
-данных в них нет.
+Не копируются в exercises/ и в выпуск для студентов и не видны процессу студента при оценивании.
+Эталоны — lecture_07.bound_optimal_period, lecture_07.steps_to_tolerance и метод курса nesterov_textbook
+(torch.optim.SGD) из optviz.grading.tasks.ex07_1 с критерием optviz.optim.FixedPeriod; ожидаемые значения
+считает проверяющий процесс. Входные данные скрытых проверок отличаются от открытых; названия и подсказки
+проверок видит студент — входных данных в них нет.
 """
 
 import math
 
 import numpy as np
 
+from optviz.course.lecture_07 import bound_optimal_period, steps_to_tolerance
 from optviz.grading import Check
+from optviz.grading.tasks.ex07_1 import nesterov_textbook, quadratic_value
+from optviz.optim import FixedPeriod
+
+
+def _ref_bound_period(kappa):
+    P = bound_optimal_period(float(kappa))
+    return P, (4.0 * float(kappa) / P**2) ** (1.0 / P)
+
+
+def _ref_nesterov_period(A, x_star, x0, lr, steps, period):
+    crit = FixedPeriod(int(period))
+
+    def decide(*_):
+        fired = crit.after_step(0, None, None)
+        if fired:
+            crit.on_restart()
+        return fired
+
+    return nesterov_textbook(A, x_star, x0, lr, steps, decide)[0]
+
+
+def _ref_steps_to_eps(gap, tol):
+    return steps_to_tolerance(np.asarray(gap, dtype=np.float64), float(tol))
+
+
+def _ref_best_period(A, x_star, x0, lr, steps, periods, tol):
+    best, best_steps = None, math.inf
+    for P in periods:
+        pts = _ref_nesterov_period(A, x_star, x0, lr, steps, int(P))
+        k = _ref_steps_to_eps([quadratic_value(A, x_star, x) for x in pts], tol)
+        if k is not None and k < best_steps:
+            best, best_steps = int(P), k
+    return best
+
+
+REFERENCES = {"bound_period": _ref_bound_period, "nesterov_period": _ref_nesterov_period,
+              "steps_to_eps": _ref_steps_to_eps, "best_period": _ref_best_period}
 
 _rng = np.random.default_rng(7072)
 

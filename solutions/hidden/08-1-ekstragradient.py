@@ -1,13 +1,49 @@
-"""Скрытые тесты упражнения 08-1 (экстраградиент и оптимистичный GDA на билинейной игре).
+"""Ключ ответов упражнения 08-1 (экстраградиент и оптимистичный GDA на билинейной игре): эталоны и скрытые
+тесты.
 
-Не копируются в exercises/ и в выпуск. Ожидаемые значения считает проверяющий процесс эталонами из
-optviz.grading.tasks.ex08_1 (поле через torch.autograd, множители через numpy.linalg.svd и
-optviz.problems.games). Названия и подсказки проверок видит студент — входных данных в них нет.
+Не копируются в exercises/ и в выпуск для студентов и не видны процессу студента при оценивании.
+Эталоны шагов берут поле игры через torch.autograd, множители — через numpy.linalg.svd и
+optviz.problems.games (extragradient_rate, ogda_rate); ожидаемые значения считает проверяющий процесс.
+Входные данные скрытых проверок отличаются от открытых; названия и подсказки проверок видит студент —
+входных данных в них нет.
 """
 
 import numpy as np
+import torch
 
 from optviz.grading import Check
+from optviz.problems.games import extragradient_rate, ogda_rate
+
+
+def game_field(B, x, y) -> tuple[np.ndarray, np.ndarray]:
+    r"""The field :math:`(\nabla_x f, -\nabla_y f)` of :math:`f = x^\top B y`, by ``torch.autograd``."""
+    xt = torch.tensor(np.asarray(x, dtype=np.float64), requires_grad=True)
+    yt = torch.tensor(np.asarray(y, dtype=np.float64), requires_grad=True)
+    f = xt @ torch.tensor(np.asarray(B, dtype=np.float64)) @ yt
+    gx, gy = torch.autograd.grad(f, (xt, yt))
+    return gx.numpy(), -gy.numpy()
+
+
+def _ref_extragradient_step(x, y, B, lr):
+    fx, fy = game_field(B, x, y)
+    x_half, y_half = np.asarray(x) - lr * fx, np.asarray(y) - lr * fy
+    hx, hy = game_field(B, x_half, y_half)
+    return np.asarray(x) - lr * hx, np.asarray(y) - lr * hy
+
+
+def _ref_optimistic_gda_step(x, y, x_prev, y_prev, B, lr):
+    fx, fy = game_field(B, x, y)
+    px, py = game_field(B, x_prev, y_prev)
+    return np.asarray(x) - 2 * lr * fx + lr * px, np.asarray(y) - 2 * lr * fy + lr * py
+
+
+def _ref_bilinear_rates(B, lr):
+    sigmas = np.linalg.svd(np.asarray(B, dtype=np.float64), compute_uv=False)
+    return (max(extragradient_rate(lr * s) for s in sigmas), max(ogda_rate(lr * s) for s in sigmas))
+
+
+REFERENCES = {"extragradient_step": _ref_extragradient_step, "optimistic_gda_step": _ref_optimistic_gda_step,
+              "bilinear_rates": _ref_bilinear_rates}
 
 _rng = np.random.default_rng(80801)
 

@@ -1,13 +1,47 @@
-"""Скрытые тесты упражнения 08-2 (мультипликативные веса и оптимистичные MW на матричной игре).
+"""Ключ ответов упражнения 08-2 (мультипликативные веса и оптимистичные MW на матричной игре): эталоны и
+скрытые тесты.
 
-Не копируются в exercises/ и в выпуск. Ожидаемые значения считает проверяющий процесс эталонами из
-optviz.grading.tasks.ex08_2 (kl_mirror_step, MatrixGame). Названия и подсказки проверок видит студент —
-входных данных в них нет.
+Не копируются в exercises/ и в выпуск для студентов и не видны процессу студента при оценивании.
+Эталоны шагов — optviz.optim._functional.kl_mirror_step, зазора и потенциала — MatrixGame из
+optviz.problems.games; ожидаемые значения считает проверяющий процесс. Входные данные скрытых проверок
+отличаются от открытых; названия и подсказки проверок видит студент — входных данных в них нет.
 """
 
 import numpy as np
+import torch
 
 from optviz.grading import Check
+from optviz.optim._functional import kl_mirror_step
+from optviz.problems.games import MatrixGame
+
+
+def _t(v) -> torch.Tensor:
+    return torch.tensor(np.asarray(v, dtype=np.float64))
+
+
+def _ref_mw_step(x, y, A, lr):
+    A, x, y = _t(A), _t(x), _t(y)
+    return kl_mirror_step(x, A @ y, lr).numpy(), kl_mirror_step(y, -(A.T @ x), lr).numpy()
+
+
+def _ref_optimistic_mw_step(x, y, x_prev, y_prev, A, lr):
+    A, x, y, xp, yp = _t(A), _t(x), _t(y), _t(x_prev), _t(y_prev)
+    gx, gy = A @ y, -(A.T @ x)
+    gx_prev, gy_prev = A @ yp, -(A.T @ xp)
+    return (kl_mirror_step(x, 2 * gx - gx_prev, lr).numpy(), kl_mirror_step(y, 2 * gy - gy_prev, lr).numpy())
+
+
+def _ref_matrix_game_gap(A, x, y):
+    return float(MatrixGame(A).gap(x, y))
+
+
+def _ref_kl_potential(x_star, y_star, x, y):
+    game = MatrixGame(np.zeros((len(x_star), len(y_star))), equilibrium=(x_star, y_star))
+    return float(game.kl_to_equilibrium(x, y))
+
+
+REFERENCES = {"mw_step": _ref_mw_step, "optimistic_mw_step": _ref_optimistic_mw_step,
+              "matrix_game_gap": _ref_matrix_game_gap, "kl_potential": _ref_kl_potential}
 
 _rng = np.random.default_rng(80802)
 

@@ -1,15 +1,71 @@
-"""Скрытые тесты упражнения 09-1 (одна итерация ALSO).
+"""Ключ ответов упражнения 09-1 (одна итерация ALSO): эталоны и скрытые тесты.
 
-Не копируются в exercises/ и в выпуск. Ожидаемые значения считает проверяющий процесс эталонами из
-optviz.grading.tasks.ex09_1 (AdamStep, сигнал групп и зеркальный шаг самого optviz.optim.ALSO).
-Названия и подсказки проверок видит студент — входных данных в них нет.
+Не копируются в exercises/ и в выпуск для студентов и не видны процессу студента при оценивании.
+Эталоны собраны из частей самого optviz.optim.ALSO (его _adam_step, сигнал групп weighted_loss и
+mirror_step); ожидаемые значения считает проверяющий процесс. Названия и подсказки проверок видит
+студент — входных данных в них нет.
 """
 
 import numpy as np
+import torch
 
 from optviz.grading import Check
 from optviz.grading.tasks.ex09_1 import toy_inputs
+from optviz.optim import ALSO
 from optviz.problems.dro_toy import DROToy
+
+
+def _t(v) -> torch.Tensor:
+    return torch.tensor(np.asarray(v, dtype=np.float64))
+
+
+def _also(theta, hp: dict, n_groups: int):
+    p = _t(theta)
+    opt = ALSO([p], n_groups=n_groups, lr=float(hp["lr"]), betas=(float(hp["beta1"]), float(hp["beta2"])),
+               eps=float(hp["eps"]), weight_decay=float(hp["weight_decay"]), pi_lr=float(hp["pi_lr"]),
+               pi_decay=float(hp["tau"]), alpha=float(hp["alpha"]), prior=np.asarray(hp["prior"], float).tolist(),
+               loss_scale=float(hp["scale"]))
+    return opt, p
+
+
+def _ref_adam_half_step(g, m, v, k, lr, beta1, beta2, eps):
+    opt, p = _also(np.zeros_like(np.asarray(g, float)),
+                   dict(lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=0.0, pi_lr=0.0, tau=0.0, alpha=1.0,
+                        prior=[1.0], scale=1.0), 1)
+    st = opt.state[p]
+    st["step"], st["exp_avg"], st["exp_avg_sq"] = int(k) - 1, _t(m), _t(v)
+    delta = opt._adam_step(p, _t(g), opt.param_groups[0])
+    return delta.numpy(), st["exp_avg"].numpy(), st["exp_avg_sq"].numpy()
+
+
+def _ref_also_iteration(state, oracle, groups, hp):
+    groups_t = torch.as_tensor(np.asarray(groups), dtype=torch.long)
+    opt, p = _also(state["theta"], hp, len(hp["prior"]))
+    group = opt.param_groups[0]
+    st = opt.state[p]
+    st["step"], st["exp_avg"], st["exp_avg_sq"] = int(state["k"]), _t(state["m"]), _t(state["v"])
+    lam, alpha = group["weight_decay"], group["alpha"]
+    theta, pi = _t(state["theta"]), _t(state["pi"])
+    # 1. extrapolation (none on the first iteration)
+    if state["G_prev"] is None:
+        theta_half, pi_half = theta, pi
+    else:
+        theta_half = theta + opt._adam_step(p, alpha * _t(state["G_prev"]) + lam * theta, group)
+        pi_half = opt.mirror_step(pi, _t(state["h_prev"]))
+    # 2. one oracle call at (θ½, π½): the weighted gradient and the group signal of ALSO
+    losses, grads = oracle(theta_half.numpy().copy())
+    opt._pi_half = pi_half
+    opt.weighted_loss(_t(losses), groups_t)
+    h = opt._take_signal()
+    G = (pi_half[groups_t] * opt.loss_scale) @ _t(grads)
+    # 3. Adam from the base point θ_t;  4. mirror step from π_t
+    theta_new = theta + opt._adam_step(p, G + lam * theta, group)
+    pi_new = opt.mirror_step(pi, h)
+    return dict(theta=theta_new.numpy(), pi=pi_new.numpy(), G_prev=G.numpy(), h_prev=h.numpy(),
+                m=st["exp_avg"].numpy(), v=st["exp_avg_sq"].numpy(), k=int(st["step"]))
+
+
+REFERENCES = {"adam_half_step": _ref_adam_half_step, "also_iteration": _ref_also_iteration}
 
 _rng = np.random.default_rng(90901)
 _F32_EPS = float(np.finfo(np.float32).eps)

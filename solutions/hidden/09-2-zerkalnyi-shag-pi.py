@@ -1,13 +1,43 @@
-"""Скрытые тесты упражнения 09-2 (зеркальный шаг по весам групп π).
+"""Ключ ответов упражнения 09-2 (зеркальный шаг по весам групп π): эталоны и скрытые тесты.
 
-Не копируются в exercises/ и в выпуск. Ожидаемые значения считает проверяющий процесс эталонами из
-optviz.grading.tasks.ex09_2 (kl_mirror_step и closed_form_pi). Названия и подсказки проверок видит
-студент — входных данных в них нет.
+Не копируются в exercises/ и в выпуск для студентов и не видны процессу студента при оценивании.
+Эталоны — библиотечные kl_mirror_step и closed_form_pi; ожидаемые значения считает проверяющий
+процесс. Названия и подсказки проверок видит студент — входных данных в них нет.
 """
 
 import numpy as np
+import torch
 
+from optviz.course.lecture_09 import closed_form_pi
 from optviz.grading import Check
+from optviz.grading.tasks.ex09_2 import MAX_STEPS
+from optviz.optim._functional import kl_mirror_step
+
+
+def _t(v) -> torch.Tensor:
+    return torch.tensor(np.asarray(v, dtype=np.float64))
+
+
+def _ref_mirror_step_with_prior(pi, h, pi_lr, tau, prior):
+    return kl_mirror_step(_t(pi), _t(h), pi_lr, decay=tau, prior=_t(prior)).numpy()
+
+
+def _ref_mirror_fixed_point(h, tau, prior):
+    return closed_form_pi(-np.asarray(h, dtype=np.float64), tau, prior)
+
+
+def _ref_steps_to_fixed_point(pi0, h, pi_lr, tau, prior, tol):
+    star = _ref_mirror_fixed_point(h, tau, prior)
+    pi = np.asarray(pi0, dtype=np.float64)
+    for k in range(MAX_STEPS):
+        if np.abs(pi - star).sum() <= tol:
+            return k
+        pi = _ref_mirror_step_with_prior(pi, h, pi_lr, tau, prior)
+    return MAX_STEPS
+
+
+REFERENCES = {"mirror_step_with_prior": _ref_mirror_step_with_prior, "mirror_fixed_point": _ref_mirror_fixed_point,
+              "steps_to_fixed_point": _ref_steps_to_fixed_point}
 
 _rng = np.random.default_rng(90902)
 

@@ -1,13 +1,42 @@
-"""Скрытые тесты упражнения 10-1 (расписание двух клиентов).
+"""Ключ ответов упражнения 10-1 (расписание двух клиентов): эталоны и скрытые тесты.
 
-Не копируются в exercises/ и в выпуск. Ожидаемые значения считает проверяющий процесс эталоном
-(optviz.data.TwoClientSchedule.plan) из optviz.grading.tasks.ex10_1. Названия и подсказки видит
-студент — входных данных в них нет.
+Не копируются в exercises/ и в выпуск для студентов и не видны процессу студента при оценивании.
+Эталон — план батчей optviz.data.TwoClientSchedule.plan (то, что берёт тренер); ожидаемые значения
+считает проверяющий процесс. Названия и подсказки видит студент — входных данных в них нет.
 """
 
-import numpy as np
+from types import SimpleNamespace
 
+import numpy as np
+import torch
+
+from optviz.data import TwoClientSchedule
 from optviz.grading import Check
+
+
+def schedule_plan(n1, n2, batch_size, delay, epochs, alternate):
+    """``[(client, batch indices), ...]`` of all the steps of ``epochs`` epochs (the trusted plan)."""
+    clients = torch.as_tensor(np.r_[np.zeros(int(n1)), np.ones(int(n2))].astype(np.int64))
+    train = SimpleNamespace(client=clients)
+    schedule = TwoClientSchedule(int(delay), alternate)
+    return [step for e in range(int(epochs)) for step in schedule.plan(train, e, int(batch_size), 0)]
+
+
+def _ref_alternating_clients(n1, n2, batch_size, delay, epochs):
+    return np.array([c for c, _ in schedule_plan(n1, n2, batch_size, delay, epochs, "batch")], dtype=np.int64)
+
+
+def _ref_alternating_batch_sizes(n1, n2, batch_size, delay, epochs):
+    return np.array([len(b) for _, b in schedule_plan(n1, n2, batch_size, delay, epochs, "batch")], dtype=np.int64)
+
+
+def _ref_epoch_alternating_clients(n1, n2, batch_size, delay, epochs):
+    return np.array([c for c, _ in schedule_plan(n1, n2, batch_size, delay, epochs, "epoch")], dtype=np.int64)
+
+
+REFERENCES = {"alternating_clients": _ref_alternating_clients,
+              "alternating_batch_sizes": _ref_alternating_batch_sizes,
+              "epoch_alternating_clients": _ref_epoch_alternating_clients}
 
 _rng = np.random.default_rng(1010)
 

@@ -1,15 +1,48 @@
-"""Скрытые тесты упражнения 10-2 (веса клиентов по потерям).
+"""Ключ ответов упражнения 10-2 (веса клиентов по потерям): эталоны и скрытые тесты.
 
-Не копируются в exercises/ и в выпуск. Ожидаемые значения считает проверяющий процесс эталонами
-(pi_from_losses, kl_worst_case, alternating_equilibrium из optviz.course.lecture_10) через
-optviz.grading.tasks.ex10_2. Названия и подсказки видит студент — входных данных в них нет.
+Не копируются в exercises/ и в выпуск для студентов и не видны процессу студента при оценивании.
+Эталоны — pi_from_losses, kl_worst_case и alternating_equilibrium из optviz.course.lecture_10;
+ожидаемые значения считает проверяющий процесс. Названия и подсказки видит студент — входных данных
+в них нет.
 """
 
 import math
 
 import numpy as np
 
+from optviz.course.lecture_10 import alternating_equilibrium, kl_worst_case, pi_from_losses
 from optviz.grading import Check
+
+
+def _ref_mirror_step(pi, client, loss, pi_lr, pi_decay, prior, eps):
+    pi = np.asarray(pi, dtype=np.float64)
+    return pi_from_losses([float(loss)], [int(client)], pi_lr=float(pi_lr), pi_decay=float(pi_decay),
+                          prior=np.asarray(prior, dtype=np.float64), pi0=pi / pi.sum(), n_clients=pi.size,
+                          eps=float(eps))[1]
+
+
+def _ref_worst_case(losses, tau, prior):
+    return kl_worst_case(np.asarray(losses, dtype=np.float64), float(tau), np.asarray(prior, dtype=np.float64))
+
+
+def _ref_absent(loss1, steps, pi_lr, pi_decay, prior):
+    prior = np.asarray(prior, dtype=np.float64)
+    if math.isinf(steps):   # the limit: client 2 gives no signal, i.e. acts as a client with zero loss
+        return float(kl_worst_case([2.0 * float(loss1), 0.0], float(pi_decay), prior)[1])
+    k = int(steps)
+    path = pi_from_losses(np.full(k, float(loss1)), np.zeros(k, dtype=np.int64), pi_lr=float(pi_lr),
+                          pi_decay=float(pi_decay), prior=prior, eps=0.0)
+    return float(path[-1, 1])
+
+
+def _ref_cycle(loss1, loss2, pi_lr, pi_decay, prior):
+    eq = alternating_equilibrium(float(loss1), float(loss2), pi_lr=float(pi_lr), pi_decay=float(pi_decay),
+                                 prior=np.asarray(prior, dtype=np.float64))
+    return eq["pi2_after_1"], eq["pi2_after_2"]
+
+
+REFERENCES = {"client_mirror_step": _ref_mirror_step, "kl_worst_case_weights": _ref_worst_case,
+              "absent_client_weight": _ref_absent, "alternation_cycle": _ref_cycle}
 
 _rng = np.random.default_rng(2010)
 _EPS = float(np.finfo(np.float32).eps)

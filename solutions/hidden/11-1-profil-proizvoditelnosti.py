@@ -1,13 +1,34 @@
-"""Скрытые тесты упражнения 11-1 (отношения и профили производительности).
+"""Ключ ответов упражнения 11-1 (отношения и профили производительности): эталоны и скрытые тесты.
 
-Не копируются в exercises/ и в выпуск. Ожидаемые значения считает проверяющий процесс эталонами
-(optviz.experiments.profiles) через optviz.grading.tasks.ex11_1. Названия и подсказки видит студент —
-входных данных в них нет.
+Не копируются в exercises/ и в выпуск для студентов и не видны процессу студента при оценивании.
+Эталоны — performance_ratios, performance_profile и profile_breakpoints из
+optviz.experiments.profiles; ожидаемые значения считает проверяющий процесс. Названия и подсказки
+видит студент — входных данных в них нет.
 """
 
 import numpy as np
 
+from optviz.experiments.profiles import performance_profile, performance_ratios, profile_breakpoints
 from optviz.grading import Check
+
+
+def _ref_ratios(times):
+    return performance_ratios(times)
+
+
+def _ref_profile(times, taus):
+    return performance_profile(times, taus)
+
+
+def _ref_tau_for_share(times, share):
+    points = profile_breakpoints(times)            # the profile can only jump at these τ
+    rho = performance_profile(times, points)        # (S, len(points)), non-decreasing in τ
+    reached = rho >= float(share) - 1e-12
+    first = np.argmax(reached, axis=1)
+    return np.where(reached.any(axis=1), points[first], np.inf)
+
+
+REFERENCES = {"ratio_table": _ref_ratios, "profile_values": _ref_profile, "tau_for_share": _ref_tau_for_share}
 
 _rng = np.random.default_rng(1101)
 

@@ -1,13 +1,29 @@
-"""Скрытые тесты упражнения 11-2 (балл AlgoPerf).
+"""Ключ ответов упражнения 11-2 (балл AlgoPerf): эталоны и скрытые тесты.
 
-Не копируются в exercises/ и в выпуск. Ожидаемые значения считает проверяющий процесс эталонами
-(study_times, profile_score, trapezoid_score из optviz.experiments.profiles) через
-optviz.grading.tasks.ex11_2. Названия и подсказки видит студент — входных данных в них нет.
+Не копируются в exercises/ и в выпуск для студентов и не видны процессу студента при оценивании.
+Эталоны — study_times, profile_score и trapezoid_score из optviz.experiments.profiles; ожидаемые
+значения считает проверяющий процесс. Названия и подсказки видит студент — входных данных в них нет.
 """
 
 import numpy as np
 
+from optviz.experiments.profiles import profile_score, study_times, trapezoid_score
 from optviz.grading import Check
+
+
+def _ref_study(trial_times):
+    return study_times(trial_times)
+
+
+def _ref_score(times, tau_max):
+    return profile_score(times, float(tau_max))
+
+
+def _ref_trapezoid(times, tau_max, points):
+    return trapezoid_score(times, float(tau_max), int(points))
+
+
+REFERENCES = {"median_best_trial": _ref_study, "algoperf_score": _ref_score, "trapezoid_profile_score": _ref_trapezoid}
 
 _rng = np.random.default_rng(1102)
 

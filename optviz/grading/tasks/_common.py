@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from ...run import Trace
 
-__all__ = ["quadratic_grad", "trace_from_points", "race_figure"]
+__all__ = ["quadratic_grad", "trace_from_points", "race_figure", "LazyInputs"]
 
 
 def quadratic_grad(matrix: np.ndarray, center: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -35,10 +37,36 @@ def trace_from_points(problem, points, method: str) -> Trace:
                  problem=getattr(problem, "name", ""), f_star=float(getattr(problem, "f_star", np.nan)))
 
 
-def race_figure(problem, reference: Trace, student_points, title: str, *, reference_label: str):
-    """The student's trajectory (orange) over the reference one, on the problem's contour."""
+def race_figure(problem, reference, student_points, title: str, *, reference_label: str):
+    """The student's trajectory (orange) over the reference one, on the problem's contour.
+
+    ``reference``: a :class:`~optviz.run.Trace` or the reference points ``(K+1, d)`` (stored data).
+    """
     from ...viz import trajectory_figure
 
+    if not isinstance(reference, Trace):
+        reference = trace_from_points(problem, reference, "эталон")
     student = trace_from_points(problem, student_points, "ваш метод")
     return trajectory_figure(problem, [reference, student], animate=False, labels=[reference_label, "ваша реализация"],
                              colors=["#1f77b4", "#ff7f0e"], title=title, height=460)
+
+
+class LazyInputs(Mapping):
+    """Keyword arguments of a figure's driver, made on first use (keeps the import of a spec module light)."""
+
+    def __init__(self, make):
+        self._make, self._data = make, None
+
+    def _get(self) -> dict:
+        if self._data is None:
+            self._data = self._make()
+        return self._data
+
+    def __getitem__(self, key):
+        return self._get()[key]
+
+    def __iter__(self):
+        return iter(self._get())
+
+    def __len__(self) -> int:
+        return len(self._get())

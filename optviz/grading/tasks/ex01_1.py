@@ -6,38 +6,23 @@ Tasks (the functions the student writes)::
     nesterov_step(x, grad, buf, lr, momentum) -> (x_new, buf_new)
 
 ``buf`` is the momentum buffer of ``torch.optim.SGD`` (``dampening = 0``), started at zero: a zero
-buffer gives exactly torch's first step. The references run ``torch.optim.SGD`` itself.
+buffer gives exactly torch's first step. The references (in the answer key
+``solutions/hidden/01-1-moment-nesterov.py``) run ``torch.optim.SGD`` itself; the task functions
+may use neither ``torch.optim`` nor ``optviz.optim``.
 """
 
 from __future__ import annotations
 
 import numpy as np
-import torch
 
-from ..spec import Check, Exercise, Task, as_float_array, as_pair
+from ...problems import Quadratic
+from ..spec import Check, Exercise, Figure, Task, as_float_array, as_pair
 from ._common import quadratic_grad, race_figure
 
-__all__ = ["EXERCISE", "one_step", "quadratic_run", "torch_sgd_step"]
+__all__ = ["EXERCISE", "one_step", "quadratic_run", "RULES"]
 
-
-def torch_sgd_step(x, grad, buf, lr, momentum, *, nesterov: bool):
-    """One step of ``torch.optim.SGD(momentum=..., nesterov=...)`` from a given buffer (the reference)."""
-    p = torch.tensor(np.asarray(x, dtype=np.float64))
-    p.grad = torch.tensor(np.asarray(grad, dtype=np.float64))
-    opt = torch.optim.SGD([p], lr=float(lr), momentum=float(momentum), nesterov=nesterov)
-    if float(momentum) > 0:
-        opt.state[p]["momentum_buffer"] = torch.tensor(np.asarray(buf, dtype=np.float64))
-    with torch.no_grad():
-        opt.step()
-    new_buf = opt.state[p].get("momentum_buffer") if float(momentum) > 0 else p.grad
-    return p.numpy().copy(), new_buf.numpy().copy()
-
-
-def _reference(nesterov: bool):
-    def step(x, grad, buf, lr, momentum):
-        return torch_sgd_step(x, grad, buf, lr, momentum, nesterov=nesterov)
-    step.__name__ = "nesterov_step" if nesterov else "momentum_step"
-    return step
+#: what the task functions may not use (besides optviz.grading)
+RULES = ("torch.optim", "optviz.optim")
 
 
 def _call(step, x, grad, buf, lr, momentum):
@@ -72,22 +57,18 @@ def quadratic_run(step, *, matrix, center, x0, lr, momentum, steps):
 _DRIVERS = {"one_step": one_step, "quadratic_run": quadratic_run}
 
 
-def _figure(nesterov: bool):
-    def figure(step):
-        from ...optim import SGD
-        from ...problems import Quadratic
-        from ...run import run
+_FIG_Q = Quadratic(kappa=30, angle_deg=30)
+_FIG_HYPER = dict(lr=0.02, momentum=0.8)
 
-        q = Quadratic(kappa=30, angle_deg=30)
-        lr, mom = 0.02, 0.8
-        ref = run(q, torch.optim.SGD, q.start, 40, lr=lr, momentum=mom, nesterov=nesterov)
-        ref.method = SGD.__name__
-        pts = quadratic_run(step, matrix=q.matrix, center=q.center, x0=q.start, lr=lr, momentum=mom,
-                            steps=40)["x"]
+
+def _figure(nesterov: bool) -> Figure:
+    def draw(reference, student):
         name = "Нестерова" if nesterov else "тяжёлого шарика"
-        return race_figure(q, ref, pts, f"Метод {name} на квадратичной функции κ = 30: lr = {lr}, момент {mom}",
-                           reference_label="эталон: torch.optim.SGD")
-    return figure
+        return race_figure(_FIG_Q, reference["x"], student["x"],
+                           f"Метод {name} на квадратичной функции κ = 30: lr = {_FIG_HYPER['lr']}, "
+                           f"момент {_FIG_HYPER['momentum']}", reference_label="эталон: torch.optim.SGD")
+    inputs = dict(matrix=_FIG_Q.matrix, center=_FIG_Q.center, x0=_FIG_Q.start, steps=40, **_FIG_HYPER)
+    return Figure("quadratic_run", inputs, draw)
 
 
 _A = np.array([[3.0, 1.0], [1.0, 2.0]])
@@ -110,13 +91,13 @@ EXERCISE = Exercise(
     id="01-1-moment-nesterov",
     title="Шаг тяжёлого шарика и Нестерова",
     tasks=[
-        Task("momentum_step", "Шаг метода тяжёлого шарика (SGD с моментом)", _reference(False), _DRIVERS,
+        Task("momentum_step", "Шаг метода тяжёлого шарика (SGD с моментом)", _DRIVERS,
              _public("momentum_step", "буфер обновляется как b ← μ·b + g, без множителя (1 − μ)",
                      "шаг делается вдоль нового буфера: x ← x − lr·b"),
-             figure=_figure(False)),
-        Task("nesterov_step", "Шаг ускоренного метода Нестерова", _reference(True), _DRIVERS,
+             figure=_figure(False), forbid=RULES),
+        Task("nesterov_step", "Шаг ускоренного метода Нестерова", _DRIVERS,
              _public("nesterov_step", "сначала обновите буфер b ← μ·b + g, затем заглядывайте вперёд по новому буферу",
                      "направление шага Нестерова — g + μ·b, где b — уже обновлённый буфер"),
-             figure=_figure(True)),
+             figure=_figure(True), forbid=RULES),
     ],
 )

@@ -7,7 +7,10 @@ Tasks (the functions the student writes)::
     gd_trajectory(A, x_star, x0, lr, steps)     GD iterates on ½(x−x*)ᵀA(x−x*), shape (steps+1, d)
     iterations_ratio(kappa) -> float            how many times more steps η = 1/L needs than η*
 
-References: ``numpy.linalg.eigvalsh``, ``optviz.problems.Quadratic`` formulas and ``torch.optim.SGD``.
+The references (in the answer key ``solutions/hidden/01-2-optimalnyi-shag.py``) use
+``numpy.linalg.eigvalsh``, the ``optviz.problems.Quadratic`` formulas and ``torch.optim.SGD``; the task
+functions may not use the library's closed forms (``optviz.problems``, ``optviz.course.lecture_01``)
+nor, for the GD run, ``torch.optim`` / ``optviz.optim`` / ``optviz.run``.
 """
 
 from __future__ import annotations
@@ -15,44 +18,17 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import torch
 
-from ..spec import AnswerError, Check, Exercise, Task, as_float_array, as_pair
+from ...problems import Quadratic
+from ..spec import AnswerError, Check, Exercise, Figure, Task, as_float_array, as_pair
 from ._common import race_figure
 
-__all__ = ["EXERCISE"]
+__all__ = ["EXERCISE", "THEORY_RULES", "RUN_RULES"]
 
-
-# -- references -------------------------------------------------------------------------------
-
-def _ref_mu_L(A):
-    ev = np.linalg.eigvalsh(np.asarray(A, dtype=np.float64))
-    return float(ev[0]), float(ev[-1])
-
-
-def _ref_optimal_step(mu, L):
-    from ...problems import Quadratic
-
-    q = Quadratic(kappa=L / mu, mu=mu)
-    return q.optimal_step, q.gd_rate
-
-
-def _ref_gd_trajectory(A, x_star, x0, lr, steps):
-    A_t = torch.tensor(np.asarray(A, dtype=np.float64))
-    c = torch.tensor(np.asarray(x_star, dtype=np.float64))
-    p = torch.tensor(np.asarray(x0, dtype=np.float64))
-    opt = torch.optim.SGD([p], lr=float(lr))
-    out = [p.clone()]
-    for _ in range(int(steps)):
-        p.grad = A_t @ (p.detach() - c)
-        with torch.no_grad():
-            opt.step()
-        out.append(p.clone())
-    return torch.stack(out).numpy()
-
-
-def _ref_iterations_ratio(kappa):
-    return math.log((kappa - 1) / (kappa + 1)) / math.log(1 - 1 / kappa)
+#: what the closed-form tasks may not use (besides optviz.grading): the problems' μ, L, 2/(μ+L), rates
+THEORY_RULES = ("optviz.problems", "optviz.course.lecture_01")
+#: what the GD run may not use: the optimizers and the runner
+RUN_RULES = ("torch.optim", "optviz.optim", "optviz.run")
 
 
 # -- drivers ------------------------------------------------------------------------------------
@@ -86,16 +62,17 @@ def ratio(fn, *, kappa):
 
 # -- figure -------------------------------------------------------------------------------------
 
-def _gd_figure(fn):
-    from ...optim import SGD
-    from ...problems import Quadratic
-    from ...run import run
+_FIG_Q = Quadratic(kappa=20, angle_deg=30)
 
-    q = Quadratic(kappa=20, angle_deg=30)
-    ref = run(q, SGD, q.start, 30, lr=q.optimal_step)
-    pts = trajectory(fn, A=q.matrix, x_star=q.center, x0=q.start, lr=q.optimal_step, steps=30)["x"]
-    return race_figure(q, ref, pts, f"GD с шагом 2/(μ+L) = {q.optimal_step:.4f} на квадратичной функции κ = 20",
+
+def _gd_draw(reference, student):
+    return race_figure(_FIG_Q, reference["x"], student["x"],
+                       f"GD с шагом 2/(μ+L) = {_FIG_Q.optimal_step:.4f} на квадратичной функции κ = 20",
                        reference_label="эталон: optviz.optim.SGD")
+
+
+_GD_FIGURE = Figure("trajectory", dict(A=_FIG_Q.matrix, x_star=_FIG_Q.center, x0=_FIG_Q.start,
+                                       lr=_FIG_Q.optimal_step, steps=30), _gd_draw)
 
 
 def _rot(deg: float) -> np.ndarray:
@@ -109,20 +86,20 @@ EXERCISE = Exercise(
     id="01-2-optimalnyi-shag",
     title="Оптимальный шаг и скорость градиентного спуска",
     tasks=[
-        Task("mu_L", "Константы μ и L квадратичной функции", _ref_mu_L, {"bounds": bounds}, [
+        Task("mu_L", "Константы μ и L квадратичной функции", {"bounds": bounds}, [
             Check("mu_L", "повёрнутая матрица 2×2", "bounds", dict(A=_A_PUB), rtol=1e-9,
                   hint="μ и L — наименьшее и наибольшее собственные числа A (np.linalg.eigvalsh), а не её элементы"),
             Check("mu_L", "диагональная матрица 3×3", "bounds", dict(A=np.diag([5.0, 0.2, 1.0])), rtol=1e-9,
                   hint="собственные числа могут стоять на диагонали в любом порядке"),
-        ]),
-        Task("optimal_step", "Оптимальный шаг 2/(μ+L) и скорость (κ−1)/(κ+1)", _ref_optimal_step,
+        ], forbid=THEORY_RULES),
+        Task("optimal_step", "Оптимальный шаг 2/(μ+L) и скорость (κ−1)/(κ+1)",
              {"step_and_rate": step_and_rate}, [
                  Check("optimal_step", "μ = 1, L = 10", "step_and_rate", dict(mu=1.0, L=10.0), rtol=1e-9,
                        hint="η* = 2/(μ + L), ρ* = (κ − 1)/(κ + 1), κ = L/μ"),
                  Check("optimal_step", "μ = 0.5, L = 2", "step_and_rate", dict(mu=0.5, L=2.0), rtol=1e-9,
                        hint="κ = L/μ, а не L"),
-             ]),
-        Task("gd_trajectory", "Градиентный спуск на квадратичной функции", _ref_gd_trajectory,
+             ], forbid=THEORY_RULES),
+        Task("gd_trajectory", "Градиентный спуск на квадратичной функции",
              {"trajectory": trajectory}, [
                  Check("gd_trajectory", "5 шагов с шагом 0.1", "trajectory",
                        dict(A=_A_PUB, x_star=[1.0, 1.0], x0=[-1.0, 2.0], lr=0.1, steps=5), steps=True,
@@ -130,11 +107,11 @@ EXERCISE = Exercise(
                  Check("gd_trajectory", "20 шагов с оптимальным шагом", "trajectory",
                        dict(A=_A_PUB, x_star=[0.0, 0.0], x0=[2.0, -1.0], lr=2 / 4.5, steps=20), steps=True,
                        weight=2, hint="x_{k+1} = x_k − lr·A(x_k − x*)"),
-             ], figure=_gd_figure),
-        Task("iterations_ratio", "Во сколько раз шаг 1/L медленнее оптимального", _ref_iterations_ratio,
+             ], figure=_GD_FIGURE, forbid=RUN_RULES),
+        Task("iterations_ratio", "Во сколько раз шаг 1/L медленнее оптимального",
              {"ratio": ratio}, [
                  Check("iterations_ratio", "κ = 4", "ratio", dict(kappa=4.0), rtol=1e-9,
                        hint="число шагов до точности ε пропорционально 1/|ln ρ|; у шага 1/L ρ = 1 − 1/κ"),
-             ]),
+             ], forbid=THEORY_RULES),
     ],
 )

@@ -8,39 +8,24 @@ Tasks (the functions the student writes)::
                                                         the same two moments by enumerating every batch
 
 The problem is least squares :math:`f_i(x) = \\tfrac12 (a_i^\\top x - y_i)^2`, :math:`f = \\frac1n\\sum_i f_i`,
-given by the rows ``a_i`` of ``A`` and the targets ``y``. The references go through the course's
+given by the rows ``a_i`` of ``A`` and the targets ``y``. The references (in the answer key
+``solutions/hidden/02-1-minibatch-dispersiya.py``) go through the course's
 :class:`optviz.problems.finite_sums.FiniteSum` machinery (:class:`optviz.problems.LeastSquares`): autograd for the
-mini-batch gradient and ``grad_variance`` for :math:`\\mathbb E\\|e\\|^2`.
+mini-batch gradient and ``grad_variance`` for :math:`\\mathbb E\\|e\\|^2`. The task functions may use
+neither ``optviz.problems`` nor the batch-noise helpers of ``optviz.course.lecture_02``.
 """
 
 from __future__ import annotations
 
 import numpy as np
-import torch
 
-from ...problems.finite_sums import LeastSquares
 from ..spec import AnswerError, Check, Exercise, Task, as_float_array, as_pair
 
-__all__ = ["EXERCISE"]
+__all__ = ["EXERCISE", "RULES"]
 
-
-# -- references -------------------------------------------------------------------------------
-
-def _ref_minibatch_gradient(A, y, x, batch):
-    return LeastSquares(A, y).grad(np.asarray(x, dtype=np.float64), np.asarray(batch, dtype=np.int64)).numpy()
-
-
-def _ref_batch_error_variance(A, y, x, b):
-    return LeastSquares(A, y).grad_variance(np.asarray(x, dtype=np.float64), int(b))
-
-
-def _ref_all_batches_error(A, y, x, b, replace):
-    """Unbiasedness (mean error 0) and the exact second moment: (n−b)/(b(n−1))·spread, or spread/b with replacement."""
-    p = LeastSquares(A, y)
-    x = np.asarray(x, dtype=np.float64)
-    spread = p.grad_variance(x, 1)                # (1/n) Σ ‖∇f_i − ∇f‖²
-    second = spread / int(b) if replace else p.grad_variance(x, int(b))
-    return np.zeros(p.dim), second
+#: what the task functions may not use (besides optviz.grading): the finite sums' gradients and
+#: grad_variance, and the lecture's batch-noise measurements built on them
+RULES = ("optviz.problems", "optviz.course.lecture_02")
 
 
 # -- drivers ------------------------------------------------------------------------------------
@@ -86,7 +71,7 @@ EXERCISE = Exercise(
     id="02-1-minibatch-dispersiya",
     title="Мини-батч градиент и его дисперсия",
     tasks=[
-        Task("minibatch_gradient", "Мини-батч градиент наименьших квадратов", _ref_minibatch_gradient,
+        Task("minibatch_gradient", "Мини-батч градиент наименьших квадратов",
              {"batch_gradient": batch_gradient}, [
                  Check("minibatch_gradient", "батч из двух объектов", "batch_gradient",
                        dict(A=_A, y=_Y, x=_X, batch=[0, 3]), rtol=1e-9,
@@ -97,8 +82,8 @@ EXERCISE = Exercise(
                  Check("minibatch_gradient", "батч — вся выборка (полный градиент)", "batch_gradient",
                        dict(A=_A, y=_Y, x=_X, batch=[4, 1, 0, 3, 2]), rtol=1e-9,
                        hint="при b = n получается полный градиент Aᵀ(Ax − y)/n"),
-             ]),
-        Task("batch_error_variance", "Дисперсия ошибки мини-батч градиента (формула)", _ref_batch_error_variance,
+             ], forbid=RULES),
+        Task("batch_error_variance", "Дисперсия ошибки мини-батч градиента (формула)",
              {"error_variance": error_variance}, [
                  Check("batch_error_variance", "n = 5, b = 2", "error_variance", dict(A=_A, y=_Y, x=_X, b=2),
                        rtol=1e-9, hint="E‖e‖² = (n − b)/(b(n − 1)) · (1/n)·Σ‖∇fᵢ − ∇f‖²: разброс считается "
@@ -107,9 +92,9 @@ EXERCISE = Exercise(
                        hint="при b = 1 множитель равен 1: остаётся средний квадрат отклонения ∇fᵢ от ∇f"),
                  Check("batch_error_variance", "b = n: ошибки нет", "error_variance", dict(A=_A, y=_Y, x=_X, b=5),
                        rtol=1e-9, atol=1e-12, hint="полный батч — это градиентный спуск без ошибки"),
-             ]),
+             ], forbid=RULES),
         Task("all_batches_error", "Перебор всех батчей: несмещённость и средний квадрат ошибки",
-             _ref_all_batches_error, {"enumeration": enumeration}, [
+             {"enumeration": enumeration}, [
                  Check("all_batches_error", "без возвращения, n = 5, b = 2", "enumeration",
                        dict(A=_A, y=_Y, x=_X, b=2, replace=False), rtol=1e-9, atol=1e-9,
                        hint="переберите все C(n, b) подмножеств (itertools.combinations): они равновероятны"),
@@ -117,7 +102,7 @@ EXERCISE = Exercise(
                        dict(A=_A, y=_Y, x=_X, b=2, replace=True), rtol=1e-9, atol=1e-9,
                        hint="при выборе с возвращением равновероятны упорядоченные наборы индексов "
                             "(itertools.product), а не мультимножества"),
-             ]),
+             ], forbid=RULES),
     ],
 )
 

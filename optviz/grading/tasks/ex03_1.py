@@ -8,69 +8,37 @@ Tasks (the functions the student writes)::
     adamw_step(x, grad, m, v, k, lr, beta1, beta2, eps, weight_decay) -> (x_new, m_new, v_new)
 
 The states are the ``torch.optim`` ones (``sum``, ``square_avg``, ``exp_avg``, ``exp_avg_sq``), started
-at zero; ``k`` is the number of the step being made (1, 2, …). The references load the given state
-into ``torch.optim.Adagrad`` / ``RMSprop`` / ``Adam`` / ``AdamW`` (default options otherwise:
-no ``lr_decay``, no momentum, not centred, no AMSGrad) and make one ``step()``; the trajectory
-drivers chain such steps, which reproduces a continuous torch run bit for bit.
+at zero; ``k`` is the number of the step being made (1, 2, …). The references (in the answer key
+``solutions/hidden/03-1-adaptivnye-shagi.py``) load the given state into ``torch.optim.Adagrad`` /
+``RMSprop`` / ``Adam`` / ``AdamW`` (default options otherwise: no ``lr_decay``, no momentum, not
+centred, no AMSGrad) and make one ``step()``; the trajectory drivers chain such steps, which
+reproduces a continuous torch run bit for bit. The task functions may use neither ``torch.optim`` nor
+``optviz.optim``.
 """
 
 from __future__ import annotations
 
 import numpy as np
-import torch
 
-from ..spec import AnswerError, Check, Exercise, Task, as_float_array
+from ...problems import Quadratic
+from ..spec import AnswerError, Check, Exercise, Figure, Task, as_float_array
 from ._common import quadratic_grad, race_figure
 
-__all__ = ["EXERCISE", "METHODS", "torch_step", "as_tuple"]
+__all__ = ["EXERCISE", "METHODS", "RULES", "as_tuple"]
 
-#: per task: the torch class, the state names (torch keys), the hyperparameters (in call order)
-#: and whether the step number ``k`` is an argument (right after the state).
+#: what the task functions may not use (besides optviz.grading)
+RULES = ("torch.optim", "optviz.optim")
+
+#: per task: the state names (the torch keys), the hyperparameters (in call order) and whether the
+#: step number ``k`` is an argument (right after the state).
 METHODS = {
-    "adagrad_step": dict(cls=torch.optim.Adagrad, state=("sum",), counter=False, hyper=("lr", "eps")),
-    "rmsprop_step": dict(cls=torch.optim.RMSprop, state=("square_avg",), counter=False, hyper=("lr", "alpha", "eps")),
-    "adam_step": dict(cls=torch.optim.Adam, state=("exp_avg", "exp_avg_sq"), counter=True,
-                      hyper=("lr", "beta1", "beta2", "eps")),
-    "adamw_step": dict(cls=torch.optim.AdamW, state=("exp_avg", "exp_avg_sq"), counter=True,
+    "adagrad_step": dict(state=("sum",), counter=False, hyper=("lr", "eps")),
+    "rmsprop_step": dict(state=("square_avg",), counter=False, hyper=("lr", "alpha", "eps")),
+    "adam_step": dict(state=("exp_avg", "exp_avg_sq"), counter=True, hyper=("lr", "beta1", "beta2", "eps")),
+    "adamw_step": dict(state=("exp_avg", "exp_avg_sq"), counter=True,
                        hyper=("lr", "beta1", "beta2", "eps", "weight_decay")),
 }
 _STATE_RU = {"sum": "sum_sq_new", "square_avg": "square_avg_new", "exp_avg": "m_new", "exp_avg_sq": "v_new"}
-
-
-def torch_step(task: str, x, grad, states, k, hyper: dict):
-    """One ``step()`` of the torch optimizer of ``task`` from the given state; returns ``(x_new, *states_new)``."""
-    spec = METHODS[task]
-    p = torch.tensor(np.array(x, dtype=np.float64))
-    p.grad = torch.tensor(np.array(grad, dtype=np.float64))
-    kw = dict(hyper)
-    if "beta1" in kw:
-        kw["betas"] = (float(kw.pop("beta1")), float(kw.pop("beta2")))
-    if task == "adam_step":
-        kw["weight_decay"] = 0.0
-    opt = spec["cls"]([p], **{name: (float(v) if not isinstance(v, tuple) else v) for name, v in kw.items()})
-    st = opt.state[p]
-    done = (int(k) - 1) if spec["counter"] else 0
-    st["step"] = torch.tensor(float(done))
-    for name, value in zip(spec["state"], states):
-        st[name] = torch.tensor(np.array(value, dtype=np.float64))
-    with torch.no_grad():
-        opt.step()
-    return (p.numpy().copy(), *(st[name].numpy().copy() for name in spec["state"]))
-
-
-def _reference(task: str):
-    spec = METHODS[task]
-    n_state = len(spec["state"])
-
-    def step(x, grad, *args):
-        states = args[:n_state]
-        rest = args[n_state:]
-        k = rest[0] if spec["counter"] else 0
-        hyper = dict(zip(spec["hyper"], rest[1:] if spec["counter"] else rest))
-        return torch_step(task, x, grad, states, k, hyper)
-
-    step.__name__ = task
-    return step
 
 
 def as_tuple(value, n: int, what: str) -> tuple:
@@ -119,31 +87,25 @@ def _drivers(task: str):
 # -- figures ------------------------------------------------------------------------------------
 
 _FIG = {
-    "adagrad_step": (torch.optim.Adagrad, "Adagrad", dict(lr=0.5, eps=1e-10)),
-    "rmsprop_step": (torch.optim.RMSprop, "RMSprop", dict(lr=0.05, alpha=0.99, eps=1e-8)),
-    "adam_step": (torch.optim.Adam, "Adam", dict(lr=0.1, beta1=0.9, beta2=0.999, eps=1e-8)),
-    "adamw_step": (torch.optim.AdamW, "AdamW", dict(lr=0.1, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.3)),
+    "adagrad_step": ("Adagrad", dict(lr=0.5, eps=1e-10)),
+    "rmsprop_step": ("RMSprop", dict(lr=0.05, alpha=0.99, eps=1e-8)),
+    "adam_step": ("Adam", dict(lr=0.1, beta1=0.9, beta2=0.999, eps=1e-8)),
+    "adamw_step": ("AdamW", dict(lr=0.1, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.3)),
 }
+_FIG_Q = Quadratic(kappa=30, angle_deg=30, center=(1.0, 1.0))
+_FIG_STEPS = 80
 
 
-def _figure(task: str):
-    def figure(fn):
-        from ...problems import Quadratic
-        from ...run import run
+def _figure(task: str) -> Figure:
+    name, hyper = _FIG[task]
 
-        q = Quadratic(kappa=30, angle_deg=30, center=(1.0, 1.0))
-        cls, name, hyper = _FIG[task]
-        kw = dict(hyper)
-        if "beta1" in kw:
-            kw["betas"] = (kw.pop("beta1"), kw.pop("beta2"))
-        K = 80
-        ref = run(q, cls, q.start, K, **kw)
-        ref.method = name
-        pts = _drivers(task)["quadratic_run"](fn, matrix=q.matrix, center=q.center, x0=q.start, steps=K, **hyper)["x"]
+    def draw(reference, student):
         shown = ", ".join(f"{k} = {v:g}" for k, v in hyper.items())
-        return race_figure(q, ref, pts, f"{name} на квадратичной функции κ = 30: {shown}",
+        return race_figure(_FIG_Q, reference["x"], student["x"], f"{name} на квадратичной функции κ = 30: {shown}",
                            reference_label=f"эталон: torch.optim.{name}")
-    return figure
+
+    inputs = dict(matrix=_FIG_Q.matrix, center=_FIG_Q.center, x0=_FIG_Q.start, steps=_FIG_STEPS, **hyper)
+    return Figure("quadratic_run", inputs, draw)
 
 
 # -- public checks -------------------------------------------------------------------------------
@@ -180,28 +142,28 @@ EXERCISE = Exercise(
     id="03-1-adaptivnye-shagi",
     title="Шаги Adagrad, RMSProp, Adam и AdamW",
     tasks=[
-        Task("adagrad_step", "Шаг Adagrad (torch.optim.Adagrad)", _reference("adagrad_step"),
+        Task("adagrad_step", "Шаг Adagrad (torch.optim.Adagrad)",
              _drivers("adagrad_step"),
              _public("adagrad_step", "накопитель: s ← s + g², без множителей",
                      "шаг x ← x − lr·g/(√s + ε) делается уже по новому s, ε — снаружи корня",
                      "накопитель только растёт: s ← s + g² на каждом шаге, шаг g/(√s + ε) по новому s"),
-             figure=_figure("adagrad_step")),
-        Task("rmsprop_step", "Шаг RMSProp (torch.optim.RMSprop)", _reference("rmsprop_step"),
+             figure=_figure("adagrad_step"), forbid=RULES),
+        Task("rmsprop_step", "Шаг RMSProp (torch.optim.RMSprop)",
              _drivers("rmsprop_step"),
              _public("rmsprop_step", "скользящее среднее v ← α·v + (1 − α)·g², без коррекции смещения",
                      "шаг x ← x − lr·g/(√v + ε) по новому v, ε — снаружи корня",
                      "у RMSProp нет ни импульса, ни коррекции смещения: v начинается с нуля"),
-             figure=_figure("rmsprop_step")),
-        Task("adam_step", "Шаг Adam (torch.optim.Adam)", _reference("adam_step"), _drivers("adam_step"),
+             figure=_figure("rmsprop_step"), forbid=RULES),
+        Task("adam_step", "Шаг Adam (torch.optim.Adam)", _drivers("adam_step"),
              _public("adam_step", "m ← β₁m + (1 − β₁)g, v ← β₂v + (1 − β₂)g²; на первом шаге нужна коррекция "
                                   "смещения: делите на 1 − β₁ᵏ и 1 − β₂ᵏ с k = 1",
                      "коррекция смещения использует номер текущего шага k; ε прибавляется к √v̂ после коррекции",
                      "номер шага k растёт с каждым шагом: 1, 2, 3, …"),
-             figure=_figure("adam_step")),
-        Task("adamw_step", "Шаг AdamW (torch.optim.AdamW)", _reference("adamw_step"), _drivers("adamw_step"),
+             figure=_figure("adam_step"), forbid=RULES),
+        Task("adamw_step", "Шаг AdamW (torch.optim.AdamW)", _drivers("adamw_step"),
              _public("adamw_step", "затухание весов не входит в градиент: m и v считаются по g без λx",
                      "затухание x ← x − lr·λ·x применяется к старому x и ни на что не делится",
                      "AdamW ≠ Adam + L2: слагаемое λx не попадает в моменты"),
-             figure=_figure("adamw_step")),
+             figure=_figure("adamw_step"), forbid=RULES),
     ],
 )

@@ -7,46 +7,27 @@ Tasks (the functions the student writes)::
     average_regret(grads, xs) -> r                              R_T / T for T = 1..len(xs), linear losses on [−1, 1]
     cycle_drift(C, beta2) -> float                              Adam's (β₁ = 0) displacement per 3-round cycle, in units of α
 
-References: ``torch.optim.Adam(amsgrad=True)`` with the given state (``max_exp_avg_sq`` = ``v_max``),
-the lecture's :func:`optviz.course.lecture_03.reddi_race`, the regret of
-:class:`optviz.course.lecture_03.ReddiOnline` generalised to any gradients (the best fixed point of a
-linear loss is an end of the segment), and a long ``torch.optim.Adam`` run (β₁ = 0, ε = 0) on the
-periodic gradients C, −1, −1 whose last cycle is measured.
+References (in the answer key ``solutions/hidden/03-2-amsgrad.py``): ``torch.optim.Adam(amsgrad=True)``
+with the given state (``max_exp_avg_sq`` = ``v_max``), the lecture's
+:func:`optviz.course.lecture_03.reddi_race`, the regret of :class:`optviz.course.lecture_03.ReddiOnline`
+generalised to any gradients (the best fixed point of a linear loss is an end of the segment), and a long
+``torch.optim.Adam`` run (β₁ = 0, ε = 0) on the periodic gradients C, −1, −1 whose last cycle is
+measured. The task functions may use neither ``torch.optim`` / ``optviz.optim`` nor the Reddi helpers of
+``optviz.course.lecture_03``.
 """
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
-import torch
 
-from ..spec import AnswerError, Check, Exercise, Task, as_float_array
+from ..spec import AnswerError, Check, Exercise, Figure, Task, as_float_array
 from .ex03_1 import as_tuple
 
-__all__ = ["EXERCISE", "reddi_grads"]
+__all__ = ["EXERCISE", "RULES", "reddi_grads"]
 
-
-# -- references -------------------------------------------------------------------------------
-
-def _ref_amsgrad_step(x, grad, m, v, v_max, k, lr, beta1, beta2, eps):
-    p = torch.tensor(np.array(x, dtype=np.float64))
-    p.grad = torch.tensor(np.array(grad, dtype=np.float64))
-    opt = torch.optim.Adam([p], lr=float(lr), betas=(float(beta1), float(beta2)), eps=float(eps), amsgrad=True)
-    st = opt.state[p]
-    st["step"] = torch.tensor(float(int(k) - 1))
-    for name, value in (("exp_avg", m), ("exp_avg_sq", v), ("max_exp_avg_sq", v_max)):
-        st[name] = torch.tensor(np.array(value, dtype=np.float64))
-    with torch.no_grad():
-        opt.step()
-    return (p.numpy().copy(), *(st[n].numpy().copy() for n in ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")))
-
-
-def _ref_reddi_run(C, steps, lr, beta1, beta2, amsgrad):
-    from ...course.lecture_03 import reddi_race
-
-    res = reddi_race(float(C), int(steps), lr=float(lr), betas=(float(beta1), float(beta2)), x0=0.0, schedule="sqrt")
-    return res["x"]["AMSGrad" if amsgrad else "Adam"]
+#: what the task functions may not use (besides optviz.grading): the optimizers and the lecture's
+#: Reddi example (its race, its regret)
+RULES = ("torch.optim", "optviz.optim", "optviz.course.lecture_03")
 
 
 def reddi_grads(C: float, steps: int) -> np.ndarray:
@@ -55,33 +36,6 @@ def reddi_grads(C: float, steps: int) -> np.ndarray:
 
     prob = ReddiOnline(float(C))
     return np.array([prob.grad(t) for t in range(1, int(steps) + 1)], dtype=np.float64)
-
-
-def _ref_average_regret(grads, xs):
-    g = np.asarray(grads, dtype=np.float64)
-    xs = np.asarray(xs, dtype=np.float64)
-    played = np.cumsum(g * xs)
-    cum = np.cumsum(g)
-    best = np.minimum(-cum, cum)          # min over x ∈ [−1, 1] of a linear loss: one of the ends
-    return (played - best) / np.arange(1, g.size + 1)
-
-
-def _ref_cycle_drift(C, beta2):
-    """Measure: torch Adam (β₁ = 0, ε = 0, lr = 1) on C, −1, −1, … until v is periodic; x moved over the last cycle."""
-    C, beta2 = float(C), float(beta2)
-    cycles = 2 + math.ceil(math.log(1e-18) / (3 * math.log(beta2))) if beta2 > 0 else 2
-    p = torch.zeros(1, dtype=torch.float64)
-    opt = torch.optim.Adam([p], lr=1.0, betas=(0.0, beta2), eps=0.0)
-    grads = [torch.tensor([C], dtype=torch.float64), torch.tensor([-1.0], dtype=torch.float64),
-             torch.tensor([-1.0], dtype=torch.float64)]
-    before = 0.0
-    for _ in range(cycles):
-        before = float(p)
-        for g in grads:
-            p.grad = g
-            with torch.no_grad():
-                opt.step()
-    return float(p) - before
 
 
 # -- drivers ------------------------------------------------------------------------------------
@@ -104,6 +58,12 @@ def online_run(fn, *, C, steps, lr, beta1, beta2, amsgrad):
     return {"x": as_float_array(xs, "массив точек", (int(steps),))}
 
 
+def adam_and_amsgrad(fn, *, C, steps, lr, beta1, beta2):
+    """Figure-only driver of ``reddi_run``: ``{"Adam": (steps,), "AMSGrad": (steps,)}`` — both runs."""
+    return {name: online_run(fn, C=C, steps=steps, lr=lr, beta1=beta1, beta2=beta2, amsgrad=ams)["x"]
+            for name, ams in (("Adam", False), ("AMSGrad", True))}
+
+
 def regret(fn, *, grads, xs):
     """Driver of ``average_regret``: ``{"avg": (T,)}``."""
     g = np.array(grads, dtype=np.float64).reshape(-1)
@@ -123,20 +83,20 @@ def drift(fn, *, C, beta2):
 
 # -- figure -------------------------------------------------------------------------------------
 
-def _reddi_figure(fn):
+_FIG_C, _FIG_T, _FIG_LR = 3.0, 600, 0.1
+
+
+def _reddi_draw(reference, student):
     import plotly.graph_objects as go
 
     from ...viz._plotly import LAYOUT_DEFAULTS
 
-    C, T, lr = 3.0, 600, 0.1
-    b2 = 1.0 / (1.0 + C * C)
+    C, T, lr = _FIG_C, _FIG_T, _FIG_LR
     fig = go.Figure()
     t = np.arange(1, T + 1)
-    for ams, name, color in ((False, "Adam", "#d62728"), (True, "AMSGrad", "#1f77b4")):
-        ref = _ref_reddi_run(C, T, lr, 0.0, b2, ams)
-        fig.add_scatter(x=t, y=ref, name=f"эталон: {name}", line=dict(color=color, width=4), opacity=0.35)
-        mine = online_run(fn, C=C, steps=T, lr=lr, beta1=0.0, beta2=b2, amsgrad=ams)["x"]
-        fig.add_scatter(x=t, y=mine, name=f"ваш {name}", line=dict(color=color, width=1.5, dash="dot"))
+    for name, color in (("Adam", "#d62728"), ("AMSGrad", "#1f77b4")):
+        fig.add_scatter(x=t, y=reference[name], name=f"эталон: {name}", line=dict(color=color, width=4), opacity=0.35)
+        fig.add_scatter(x=t, y=student[name], name=f"ваш {name}", line=dict(color=color, width=1.5, dash="dot"))
     fig.update_layout(**LAYOUT_DEFAULTS)
     fig.update_layout(height=420, title=f"Пример Редди: C = {C:g}, β₁ = 0, β₂ = 1/(1 + C²), шаг {lr}/√t "
                                         "(оптимум x* = −1)")
@@ -145,13 +105,17 @@ def _reddi_figure(fn):
     return fig
 
 
+_REDDI_FIGURE = Figure("adam_and_amsgrad", dict(C=_FIG_C, steps=_FIG_T, lr=_FIG_LR, beta1=0.0,
+                                                beta2=1.0 / (1.0 + _FIG_C * _FIG_C)), _reddi_draw)
+
+
 # -- public checks -------------------------------------------------------------------------------
 
 EXERCISE = Exercise(
     id="03-2-amsgrad",
     title="AMSGrad и пример Редди",
     tasks=[
-        Task("amsgrad_step", "Шаг AMSGrad (torch.optim.Adam(amsgrad=True))", _ref_amsgrad_step,
+        Task("amsgrad_step", "Шаг AMSGrad (torch.optim.Adam(amsgrad=True))",
              {"one_step": one_step}, [
                  Check("amsgrad_step", "первый шаг из нулевого состояния", "one_step",
                        dict(x=[1.0, -0.5], grad=[2.0, 0.1], m=[0.0, 0.0], v=[0.0, 0.0], v_max=[0.0, 0.0], k=1,
@@ -163,9 +127,9 @@ EXERCISE = Exercise(
                             lr=0.05, beta1=0.9, beta2=0.99, eps=1e-8),
                        hint="v_max ← max(v_max, v_new) покоординатно, знаменатель √v_max/√(1 − β₂ᵏ) + ε; v хранится "
                             "без коррекции"),
-             ]),
-        Task("reddi_run", "Проекционные Adam и AMSGrad на примере Редди", _ref_reddi_run,
-             {"online_run": online_run}, [
+             ], forbid=RULES),
+        Task("reddi_run", "Проекционные Adam и AMSGrad на примере Редди",
+             {"online_run": online_run, "adam_and_amsgrad": adam_and_amsgrad}, [
                  Check("reddi_run", "AMSGrad, 30 раундов", "online_run",
                        dict(C=3.0, steps=30, lr=0.1, beta1=0.0, beta2=0.1, amsgrad=True), steps=True,
                        hint="первая точка x_1 = 0 — до первого шага; градиент раунда t равен C при t mod 3 = 1, "
@@ -173,8 +137,8 @@ EXERCISE = Exercise(
                  Check("reddi_run", "Adam, 30 раундов", "online_run",
                        dict(C=3.0, steps=30, lr=0.1, beta1=0.0, beta2=0.1, amsgrad=False), steps=True, weight=2,
                        hint="у Adam в знаменателе текущее v, а не максимум; ε = 1e-8 прибавляется после коррекции"),
-             ], figure=_reddi_figure),
-        Task("average_regret", "Средний регрет R_T/T", _ref_average_regret, {"regret": regret}, [
+             ], figure=_REDDI_FIGURE, forbid=RULES),
+        Task("average_regret", "Средний регрет R_T/T", {"regret": regret}, [
             Check("average_regret", "пример Редди, 6 раундов", "regret",
                   dict(grads=[3.0, -1.0, -1.0, 3.0, -1.0, -1.0], xs=[0.0, -0.1, 0.05, 0.2, 0.0, 0.3]), rtol=1e-9,
                   hint="R_T = Σ_{t≤T} g_t x_t − min_{x∈[−1,1]} x·Σ_{t≤T} g_t; делите на T для каждого T"),
@@ -182,13 +146,13 @@ EXERCISE = Exercise(
                   dict(grads=[-2.0, 1.0, 1.5, 0.5], xs=[0.5, 1.0, -0.5, 0.0]), rtol=1e-9,
                   hint="лучшая фиксированная точка — конец отрезка со знаком, противоположным Σ g_t; "
                        "она не обязана быть −1"),
-        ]),
-        Task("cycle_drift", "Снос Adam за один цикл C, −1, −1", _ref_cycle_drift, {"drift": drift}, [
+        ], forbid=RULES),
+        Task("cycle_drift", "Снос Adam за один цикл C, −1, −1", {"drift": drift}, [
             Check("cycle_drift", "C = 3, β₂ = 0.1 (как у Редди)", "drift", dict(C=3.0, beta2=0.1), rtol=1e-7,
                   hint="в установившемся режиме v_t = (1 − β₂)·Σ β₂ʲ g²_{t−j} периодично; Δ = −C/√v₁ + 1/√v₂ + "
                        "1/√v₃, где v₁ — после раунда с градиентом C"),
             Check("cycle_drift", "C = 3, β₂ = 0.9", "drift", dict(C=3.0, beta2=0.9), rtol=1e-7,
                   hint="сумма геометрической прогрессии за бесконечно много циклов даёт множитель 1/(1 − β₂³)"),
-        ]),
+        ], forbid=RULES),
     ],
 )

@@ -8,61 +8,29 @@ Tasks (the functions the student writes)::
                                         L ← β₂L + GGᵀ, R ← β₂R + GᵀG, W ← W − lr·L^{-1/4} G R^{-1/4}
 
 Eigenvalues ``λ ≤ 1e-12·λ_max`` count as zeros (their inverse root is 0): the statistics start at
-zero, so the first factors are rank-deficient. The references are
+zero, so the first factors are rank-deficient. The references (in the answer key
+``solutions/hidden/04-1-predobuslavlivatel-shampoo.py``) are
 ``optviz.optim._functional.matrix_inverse_root`` and ``optviz.optim.Shampoo`` itself (``betas=(0, β₂)``,
 no momentum, no grafting): on a vector Shampoo *is* full-matrix AdaGrad, on a matrix its step is
-driven from a given state (the factors ``L``, ``R``).
+driven from a given state (the factors ``L``, ``R``). The task functions may use neither
+``torch.optim``, ``optviz.optim`` nor ``optviz.course.lecture_04``.
 """
 
 from __future__ import annotations
 
 import numpy as np
-import torch
 
-from ..spec import AnswerError, Check, Exercise, Task, as_float_array
+from ...problems import Quadratic
+from ..spec import AnswerError, Check, Exercise, Figure, Task, as_float_array
 from ._common import quadratic_grad, race_figure
 
-__all__ = ["EXERCISE", "PINV_RTOL", "adagrad_run", "least_squares_run", "root", "shampoo_one_step"]
+__all__ = ["EXERCISE", "PINV_RTOL", "RULES", "adagrad_run", "least_squares_run", "root", "shampoo_one_step"]
 
 #: relative cut-off of the pseudo-inverse root (eigenvalues below it count as zeros)
 PINV_RTOL = 1e-12
-#: ε of the reference Shampoo: the statistics the driver passes are the whole factors
-_TINY_EPS = 1e-300
-
-
-# -- references ---------------------------------------------------------------------------------
-
-def _ref_inverse_root(S, p):
-    from ...optim._functional import matrix_inverse_root
-
-    return matrix_inverse_root(torch.tensor(np.asarray(S, dtype=np.float64)), float(p), pinv_rtol=PINV_RTOL).numpy()
-
-
-def _shampoo_from_state(param: torch.Tensor, factors: list, beta2: float, lr: float):
-    """``optviz.optim.Shampoo(betas=(0, β₂))`` whose state holds the given factors (one step done before)."""
-    from ...optim import Shampoo
-
-    opt = Shampoo([param], lr=float(lr), betas=(0.0, float(beta2)), eps=_TINY_EPS)
-    opt.state[param]["step"] = 0
-    opt.state[param]["factors"] = [torch.tensor(np.asarray(f, dtype=np.float64)) for f in factors]
-    return opt
-
-
-def _ref_adagrad_step(x, grad, H, lr):
-    p = torch.tensor(np.asarray(x, dtype=np.float64))
-    p.grad = torch.tensor(np.asarray(grad, dtype=np.float64))
-    opt = _shampoo_from_state(p, [H], 1.0, lr)
-    opt.step()
-    return p.detach().numpy().copy(), opt.state[p]["factors"][0].numpy().copy()
-
-
-def _ref_shampoo_step(W, G, L, R, lr, beta2):
-    p = torch.tensor(np.asarray(W, dtype=np.float64))
-    p.grad = torch.tensor(np.asarray(G, dtype=np.float64))
-    opt = _shampoo_from_state(p, [L, R], beta2, lr)
-    opt.step()
-    L_new, R_new = opt.state[p]["factors"]
-    return p.detach().numpy().copy(), L_new.numpy().copy(), R_new.numpy().copy()
+#: what the task functions may not use (besides optviz.grading): the optimizers (Shampoo, the
+#: inverse root of optviz.optim._functional) and the lecture's helpers (symmetric powers, Shampoo's step)
+RULES = ("torch.optim", "optviz.optim", "optviz.course.lecture_04")
 
 
 # -- drivers ------------------------------------------------------------------------------------
@@ -146,18 +114,18 @@ def least_squares_run(step, *, X, Y, W0, lr, beta2, steps):
 
 # -- figures ------------------------------------------------------------------------------------
 
-def _adagrad_figure(step):
-    from ...optim import Shampoo
-    from ...problems import Quadratic
-    from ...run import run
+_ADAGRAD_Q = Quadratic(kappa=50, angle_deg=45)
+_ADAGRAD_LR = 0.5
 
-    q = Quadratic(kappa=50, angle_deg=45)
-    lr, K = 0.5, 60
-    ref = run(q, Shampoo, q.start, K, lr=lr, betas=(0.0, 1.0), eps=_TINY_EPS)
-    ref.method = "Shampoo"
-    pts = adagrad_run(step, matrix=q.matrix, center=q.center, x0=q.start, lr=lr, steps=K)["x"]
-    return race_figure(q, ref, pts, f"Полноматричный AdaGrad на повёрнутой квадратичной функции κ = 50: lr = {lr}",
+
+def _draw_adagrad(reference, student):
+    return race_figure(_ADAGRAD_Q, reference["x"], student["x"],
+                       f"Полноматричный AdaGrad на повёрнутой квадратичной функции κ = 50: lr = {_ADAGRAD_LR}",
                        reference_label="эталон: optviz.optim.Shampoo на векторе")
+
+
+_ADAGRAD_FIGURE = Figure("quadratic_run", dict(matrix=_ADAGRAD_Q.matrix, center=_ADAGRAD_Q.center,
+                                               x0=_ADAGRAD_Q.start, lr=_ADAGRAD_LR, steps=60), _draw_adagrad)
 
 
 def _ls_problem(m=8, n=4, samples=64, seed=3):
@@ -167,34 +135,32 @@ def _ls_problem(m=8, n=4, samples=64, seed=3):
     return X, X @ rng.standard_normal((m, n)), np.zeros((m, n))
 
 
-def _shampoo_figure(step):
+_LS_X, _LS_Y, _LS_W0 = _ls_problem()
+_LS_LR = 0.3
+
+
+def _ls_losses(path) -> list[float]:
+    return [0.5 * float(np.sum((_LS_X @ w - _LS_Y) ** 2)) / _LS_X.shape[0] for w in path]
+
+
+def _draw_shampoo(reference, student):
     import plotly.graph_objects as go
 
-    from ...optim import Shampoo
     from ...viz._plotly import LAYOUT_DEFAULTS
 
-    X, Y, W0 = _ls_problem()
-    lr, K = 0.3, 40
-    W = torch.tensor(W0, requires_grad=True)
-    opt = Shampoo([W], lr=lr, betas=(0.0, 1.0), eps=_TINY_EPS)
-    Xt, Yt = torch.tensor(X), torch.tensor(Y)
-    ref_loss = []
-    for _ in range(K + 1):
-        opt.zero_grad()
-        loss = 0.5 * ((Xt @ W - Yt) ** 2).sum() / X.shape[0]
-        ref_loss.append(loss.item())
-        loss.backward()
-        opt.step()
-    path = least_squares_run(step, X=X, Y=Y, W0=W0, lr=lr, beta2=1.0, steps=K)["W"]
-    mine = [0.5 * float(np.sum((X @ w - Y) ** 2)) / X.shape[0] for w in path]
     fig = go.Figure()
-    fig.add_scatter(y=ref_loss, mode="lines", name="эталон: optviz.optim.Shampoo", line=dict(color="#1f77b4", width=4))
-    fig.add_scatter(y=mine, mode="lines+markers", name="ваша реализация", line=dict(color="#ff7f0e", width=2),
-                    marker=dict(size=4))
+    fig.add_scatter(y=_ls_losses(reference["W"]), mode="lines", name="эталон: optviz.optim.Shampoo",
+                    line=dict(color="#1f77b4", width=4))
+    fig.add_scatter(y=_ls_losses(student["W"]), mode="lines+markers", name="ваша реализация",
+                    line=dict(color="#ff7f0e", width=2), marker=dict(size=4))
     fig.update_layout(**LAYOUT_DEFAULTS)
     fig.update_layout(height=420, xaxis_title="шаг", yaxis=dict(type="log", title="потеря (1/2N)‖XW − Y‖²"),
-                      title=f"Shampoo (β₂ = 1) на одной матрице весов 8×4: lr = {lr}")
+                      title=f"Shampoo (β₂ = 1) на одной матрице весов 8×4: lr = {_LS_LR}")
     return fig
+
+
+_SHAMPOO_FIGURE = Figure("least_squares_run", dict(X=_LS_X, Y=_LS_Y, W0=_LS_W0, lr=_LS_LR, beta2=1.0, steps=40),
+                         _draw_shampoo)
 
 
 # -- the exercise -------------------------------------------------------------------------------
@@ -205,7 +171,7 @@ EXERCISE = Exercise(
     id="04-1-predobuslavlivatel-shampoo",
     title="Предобуславливатель Shampoo",
     tasks=[
-        Task("shampoo_inverse_root", "Обратный корень S^{-1/p} через собственное разложение", _ref_inverse_root,
+        Task("shampoo_inverse_root", "Обратный корень S^{-1/p} через собственное разложение",
              {"root": root}, [
                  Check("shampoo_inverse_root", "матрица 2×2, p = 4", "root",
                        dict(S=[[2.0, 1.0], [1.0, 2.0]], p=4), rtol=1e-9,
@@ -214,8 +180,8 @@ EXERCISE = Exercise(
                        dict(S=np.diag([4.0, 0.25, 9.0]), p=2), rtol=1e-9, hint="степень −1/p, а не −p"),
                  Check("shampoo_inverse_root", "вырожденная матрица ранга 1", "root",
                        dict(S=[[1.0, 1.0], [1.0, 1.0]], p=4), rtol=1e-9, atol=1e-12, hint=_HINT_PINV),
-             ]),
-        Task("full_matrix_adagrad_step", "Шаг полноматричного AdaGrad (Shampoo на векторе)", _ref_adagrad_step,
+             ], forbid=RULES),
+        Task("full_matrix_adagrad_step", "Шаг полноматричного AdaGrad (Shampoo на векторе)",
              {"one_step": adagrad_one_step, "quadratic_run": adagrad_run}, [
                  Check("full_matrix_adagrad_step", "первый шаг из H = 0", "one_step",
                        dict(x=[1.0, -2.0], grad=[3.0, 4.0], H=np.zeros((2, 2)), lr=0.5), rtol=1e-9,
@@ -226,8 +192,8 @@ EXERCISE = Exercise(
                  Check("full_matrix_adagrad_step", "15 шагов на повёрнутой квадратичной функции", "quadratic_run",
                        dict(matrix=[[5.5, 4.5], [4.5, 5.5]], center=[1.0, -1.0], x0=[-1.0, 2.0], lr=0.5, steps=15),
                        steps=True, weight=2, rtol=1e-7, hint="H копится от шага к шагу: H ← H + g gᵀ"),
-             ], figure=_adagrad_figure),
-        Task("shampoo_step", "Шаг Shampoo для матрицы весов", _ref_shampoo_step,
+             ], figure=_ADAGRAD_FIGURE, forbid=RULES),
+        Task("shampoo_step", "Шаг Shampoo для матрицы весов",
              {"one_step": shampoo_one_step, "least_squares_run": least_squares_run}, [
                  Check("shampoo_step", "β₂ = 0 из нулевых статистик: шаг lr·UVᵀ", "one_step",
                        dict(W=np.zeros((3, 2)), G=[[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], L=np.zeros((3, 3)),
@@ -243,6 +209,6 @@ EXERCISE = Exercise(
                             Y=[[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [2.0, 0.5], [-0.5, 0.3]], W0=np.zeros((3, 2)),
                             lr=0.2, beta2=1.0, steps=10), steps=True, weight=2, rtol=1e-7,
                        hint="статистики копятся: верните обновлённые L и R, следующий шаг получит их"),
-             ], figure=_shampoo_figure),
+             ], figure=_SHAMPOO_FIGURE, forbid=RULES),
     ],
 )

@@ -10,80 +10,29 @@ Tasks (the functions the student writes)::
         the fewest cubic iterations whose smallest singular value reaches that of ``quintic_steps``
         quintic ones
 
-References: :func:`optviz.course.lecture_04.newton_schulz` (float64) and :class:`torch.optim.Muon`
-itself — run in float64 with its Newton–Schulz routine swapped for the float64 one (torch's own
-runs in bfloat16, good to two or three digits only; the notebook compares with it separately).
+References (in the answer key ``solutions/hidden/04-2-nyuton-shulc.py``):
+:func:`optviz.course.lecture_04.newton_schulz` (float64) and :class:`torch.optim.Muon` itself — run in
+float64 with its Newton–Schulz routine swapped for the float64 one (torch's own runs in bfloat16, good
+to two or three digits only; the notebook compares with it separately). The task functions may use
+neither ``torch.optim``, ``optviz.optim`` nor ``optviz.course.lecture_04``.
 """
 
 from __future__ import annotations
 
-import contextlib
-import math
-
 import numpy as np
-import torch
 
-from ..spec import AnswerError, Check, Exercise, Task, as_float_array, as_pair
+from ..spec import AnswerError, Check, Exercise, Figure, Task, as_float_array, as_pair
+from ._common import LazyInputs
 
-__all__ = ["EXERCISE", "MAX_CUBIC_STEPS", "float64_muon", "least_squares_run", "ns_path"]
+__all__ = ["EXERCISE", "MAX_CUBIC_STEPS", "RULES", "least_squares_run", "ns_path"]
 
 MUON = (3.4445, -4.7750, 2.0315)
 CUBIC = (1.5, -0.5, 0.0)
 #: the cubic iteration is guaranteed (by the inputs) to catch up within this many iterations
 MAX_CUBIC_STEPS = 200
-
-
-# -- references ---------------------------------------------------------------------------------
-
-def _ref_newton_schulz(G, steps, coeffs):
-    from ...course.lecture_04 import newton_schulz
-
-    return newton_schulz(torch.tensor(np.asarray(G, dtype=np.float64)), int(steps),
-                         tuple(float(c) for c in coeffs))[-1].numpy()
-
-
-@contextlib.contextmanager
-def float64_muon():
-    """Within the block :class:`torch.optim.Muon` orthogonalises in float64 (lecture_04.newton_schulz)."""
-    from torch.optim import _muon
-
-    from ...course.lecture_04 import newton_schulz
-
-    saved = _muon._zeropower_via_newtonschulz
-
-    def exact(grad, ns_coefficients, ns_steps, eps):
-        return newton_schulz(grad, ns_steps, ns_coefficients, eps)[-1].to(grad.dtype)
-
-    _muon._zeropower_via_newtonschulz = exact
-    try:
-        yield
-    finally:
-        _muon._zeropower_via_newtonschulz = saved
-
-
-def _ref_muon_step(W, G, buf, lr, momentum, weight_decay):
-    p = torch.tensor(np.asarray(W, dtype=np.float64))
-    p.grad = torch.tensor(np.asarray(G, dtype=np.float64))
-    opt = torch.optim.Muon([p], lr=float(lr), momentum=float(momentum), weight_decay=float(weight_decay))
-    opt.state[p]["momentum_buffer"] = torch.tensor(np.asarray(buf, dtype=np.float64))
-    with float64_muon(), torch.no_grad():
-        opt.step()
-    return p.numpy().copy(), opt.state[p]["momentum_buffer"].numpy().copy()
-
-
-def _min_singular(X: torch.Tensor) -> float:
-    return float(torch.linalg.svdvals(X).min())
-
-
-def _ref_catch_up(G, quintic_steps):
-    from ...course.lecture_04 import newton_schulz
-
-    G = torch.tensor(np.asarray(G, dtype=np.float64))
-    target = _min_singular(newton_schulz(G, int(quintic_steps), MUON)[-1])
-    for k, X in enumerate(newton_schulz(G, MAX_CUBIC_STEPS, CUBIC)):
-        if _min_singular(X) >= target:
-            return k
-    raise ValueError("кубика не догнала квинтику за отведённое число итераций")
+#: what the task functions may not use (besides optviz.grading): torch's Muon and its Newton–Schulz
+#: routine (torch.optim._muon), optviz.optim (re-exports Muon) and the lecture's newton_schulz
+RULES = ("torch.optim", "optviz.optim", "optviz.course.lecture_04")
 
 
 # -- drivers ------------------------------------------------------------------------------------
@@ -139,16 +88,23 @@ def catch_up(fn, *, G, quintic_steps):
 
 # -- figures ------------------------------------------------------------------------------------
 
-def _ns_figure(fn):
+_NS_STEPS = 6
+
+
+def _ns_inputs() -> dict:
+    from ...course.lecture_04 import ns_test_matrix
+
+    return dict(G=ns_test_matrix(m=12, n=8, cond=100.0, seed=1).numpy(), steps=_NS_STEPS, coeffs=MUON)
+
+
+def _draw_ns(reference, student):
     import plotly.graph_objects as go
 
-    from ...course.lecture_04 import newton_schulz, ns_test_matrix
     from ...viz._plotly import LAYOUT_DEFAULTS
 
-    G = ns_test_matrix(m=12, n=8, cond=100.0, seed=1)
-    K = 6
-    ref = np.stack([torch.linalg.svdvals(x).numpy() for x in newton_schulz(G, K, MUON)])
-    mine = np.stack([np.linalg.svd(x, compute_uv=False) for x in ns_path(fn, G=G.numpy(), steps=K, coeffs=MUON)["X"]])
+    K = _NS_STEPS
+    ref = np.stack([np.linalg.svd(x, compute_uv=False) for x in reference["X"]])
+    mine = np.stack([np.linalg.svd(x, compute_uv=False) for x in student["X"]])
     fig = go.Figure()
     for i in range(ref.shape[1]):
         fig.add_scatter(x=np.arange(K + 1), y=ref[:, i], mode="lines", line=dict(color="#1f77b4", width=3),
@@ -162,37 +118,42 @@ def _ns_figure(fn):
     return fig
 
 
-def _muon_figure(step):
+_NS_FIGURE = Figure("ns_path", LazyInputs(_ns_inputs), _draw_ns)
+
+
+def _muon_problem():
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((64, 8)) * np.geomspace(1.0, 0.1, 8)
+    return X, X @ rng.standard_normal((8, 4))
+
+
+_MUON_X, _MUON_Y = _muon_problem()
+_MUON_HYPER = dict(lr=0.05, momentum=0.9, weight_decay=0.0)
+
+
+def _ls_losses(path) -> list[float]:
+    return [0.5 * float(np.sum((_MUON_X @ w - _MUON_Y) ** 2)) / _MUON_X.shape[0] for w in path]
+
+
+def _draw_muon(reference, student):
     import plotly.graph_objects as go
 
     from ...viz._plotly import LAYOUT_DEFAULTS
 
-    rng = np.random.default_rng(5)
-    X = rng.standard_normal((64, 8)) * np.geomspace(1.0, 0.1, 8)
-    Y = X @ rng.standard_normal((8, 4))
-    W0, lr, mom, wd, K = np.zeros((8, 4)), 0.05, 0.9, 0.0, 40
-    W = torch.zeros(8, 4, dtype=torch.float64, requires_grad=True)
-    opt = torch.optim.Muon([W], lr=lr, momentum=mom, weight_decay=wd)
-    Xt, Yt = torch.tensor(X), torch.tensor(Y)
-    ref = []
-    with float64_muon():
-        for _ in range(K + 1):
-            opt.zero_grad()
-            loss = 0.5 * ((Xt @ W - Yt) ** 2).sum() / X.shape[0]
-            ref.append(loss.item())
-            loss.backward()
-            opt.step()
-    path = least_squares_run(step, X=X, Y=Y, W0=W0, lr=lr, momentum=mom, weight_decay=wd, steps=K)["W"]
-    mine = [0.5 * float(np.sum((X @ w - Y) ** 2)) / X.shape[0] for w in path]
     fig = go.Figure()
-    fig.add_scatter(y=ref, mode="lines", name="эталон: torch.optim.Muon (Ньютон–Шульц в float64)",
-                    line=dict(color="#1f77b4", width=4))
-    fig.add_scatter(y=mine, mode="lines+markers", name="ваша реализация", line=dict(color="#ff7f0e", width=2),
-                    marker=dict(size=4))
+    fig.add_scatter(y=_ls_losses(reference["W"]), mode="lines",
+                    name="эталон: torch.optim.Muon (Ньютон–Шульц в float64)", line=dict(color="#1f77b4", width=4))
+    fig.add_scatter(y=_ls_losses(student["W"]), mode="lines+markers", name="ваша реализация",
+                    line=dict(color="#ff7f0e", width=2), marker=dict(size=4))
     fig.update_layout(**LAYOUT_DEFAULTS)
     fig.update_layout(height=420, xaxis_title="шаг", yaxis=dict(type="log", title="потеря (1/2N)‖XW − Y‖²"),
-                      title=f"Muon на одной матрице весов 8×4: lr = {lr}, момент {mom}")
+                      title=f"Muon на одной матрице весов 8×4: lr = {_MUON_HYPER['lr']}, "
+                            f"момент {_MUON_HYPER['momentum']}")
     return fig
+
+
+_MUON_FIGURE = Figure("least_squares_run", dict(X=_MUON_X, Y=_MUON_Y, W0=np.zeros((8, 4)), steps=40, **_MUON_HYPER),
+                      _draw_muon)
 
 
 # -- the exercise -------------------------------------------------------------------------------
@@ -204,15 +165,15 @@ EXERCISE = Exercise(
     id="04-2-nyuton-shulc",
     title="Итерация Ньютона–Шульца и шаг Muon",
     tasks=[
-        Task("newton_schulz_iterate", "Итерация Ньютона–Шульца", _ref_newton_schulz, {"ns_path": ns_path}, [
+        Task("newton_schulz_iterate", "Итерация Ньютона–Шульца", {"ns_path": ns_path}, [
             Check("newton_schulz_iterate", "квинтика Muon, матрица 3×2, 0…5 итераций", "ns_path",
                   dict(G=_G32, steps=5, coeffs=MUON), steps=True, rtol=1e-9, atol=1e-12,
                   hint="X₀ = G/‖G‖_F (норма Фробениуса), затем X ← aX + b(XXᵀ)X + c(XXᵀ)²X"),
             Check("newton_schulz_iterate", "кубика (1.5, −0.5, 0), широкая матрица 2×4", "ns_path",
                   dict(G=_G_WIDE, steps=8, coeffs=CUBIC), steps=True, rtol=1e-9, atol=1e-12,
                   hint="итерация должна работать для любых коэффициентов (a, b, c), в том числе c = 0"),
-        ], figure=_ns_figure),
-        Task("muon_step", "Шаг Muon (как в torch.optim.Muon)", _ref_muon_step,
+        ], figure=_NS_FIGURE, forbid=RULES),
+        Task("muon_step", "Шаг Muon (как в torch.optim.Muon)",
              {"one_step": muon_one_step, "least_squares_run": least_squares_run}, [
                  Check("muon_step", "первый шаг из нулевого буфера, матрица 3×2", "one_step",
                        dict(W=np.zeros((3, 2)), G=_G32, buf=np.zeros((3, 2)), lr=0.1, momentum=0.95, weight_decay=0.0),
@@ -228,8 +189,8 @@ EXERCISE = Exercise(
                             Y=[[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [2.0, 0.5], [-0.5, 0.3]], W0=np.zeros((3, 2)),
                             lr=0.05, momentum=0.9, weight_decay=0.0, steps=15), steps=True, weight=2, rtol=1e-7,
                        atol=1e-10, hint="верните обновлённый буфер: следующий шаг должен его получить"),
-             ], figure=_muon_figure),
-        Task("cubic_catch_up", "Сколько итераций кубике нужно, чтобы догнать квинтику", _ref_catch_up,
+             ], figure=_MUON_FIGURE, forbid=RULES),
+        Task("cubic_catch_up", "Сколько итераций кубике нужно, чтобы догнать квинтику",
              {"catch_up": catch_up}, [
                  Check("cubic_catch_up", "диагональная матрица с σ от 1 до 0.01", "catch_up",
                        dict(G=np.diag([1.0, 0.1, 0.01]), quintic_steps=5), rtol=0.0, atol=0.1,
@@ -238,6 +199,6 @@ EXERCISE = Exercise(
                  Check("cubic_catch_up", "матрица 3×2 из лекции, 3 итерации квинтики", "catch_up",
                        dict(G=_G32, quintic_steps=3), rtol=0.0, atol=0.1,
                        hint="нужно наименьшее k, при котором σ_min кубики уже не меньше цели"),
-             ]),
+             ], forbid=RULES),
     ],
 )

@@ -8,10 +8,13 @@ Tasks (the functions the student writes)::
         ℓ(α) = L(w + α d) for the ReLU MLP  x → W₂·relu(W₁x + b₁) + b₂  (weights = [W₁, b₁, W₂, b₂],
         torch.nn.Linear layout), L = mean cross-entropy
 
-References: ``optviz.landscape`` itself — its filter normalisation, :func:`~optviz.landscape.biasbn_names`
-(which parameters ``ignore="biasbn"`` zeroes) and :func:`~optviz.landscape.loss_line` on
-:func:`optviz.models.mlp` in float64. The raw Gaussian directions of the drivers come from
-:func:`optviz.landscape.random_direction` (``normalization="none"``), the same draws it normalises.
+References (in the answer key ``solutions/hidden/05-1-filtr-normirovka.py``): ``optviz.landscape``
+itself — its filter normalisation, :func:`~optviz.landscape.biasbn_names` (which parameters
+``ignore="biasbn"`` zeroes) and :func:`~optviz.landscape.loss_line` on :func:`optviz.models.mlp` in
+float64. The raw Gaussian directions of the drivers come from
+:func:`optviz.landscape.random_direction` (``normalization="none"``), the same draws it normalises;
+the direction of a ``line`` check given by its seed is ``random_direction``'s own filter-normalised
+one. The task functions may not use ``optviz.landscape``.
 """
 
 from __future__ import annotations
@@ -19,9 +22,14 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..spec import AnswerError, Check, Exercise, Task, as_float_array
+from ..spec import AnswerError, Check, Exercise, Figure, Task, as_float_array
+from ._common import LazyInputs
 
-__all__ = ["EXERCISE", "direction_of", "line", "normalize", "raw_direction"]
+__all__ = ["EXERCISE", "RULES", "direction_of", "line", "normalize", "raw_direction"]
+
+#: what the task functions may not use (besides optviz.grading): the library's filter normalisation,
+#: random directions and loss_line
+RULES = ("optviz.landscape",)
 
 
 def _names(weights) -> list[str]:
@@ -38,49 +46,6 @@ def raw_direction(weights, seed: int) -> list[np.ndarray]:
 
     d = random_direction(_as_tensors(weights), seed=int(seed), normalization="none", ignore=None)
     return [t.numpy().copy() for t in d.tensors.values()]
-
-
-# -- references ---------------------------------------------------------------------------------
-
-def _ref_filter_normalize(d, w):
-    from ...landscape import _filter_normalize
-
-    return _filter_normalize(torch.tensor(np.asarray(d, dtype=np.float64)),
-                             torch.tensor(np.asarray(w, dtype=np.float64))).numpy()
-
-
-def _ref_landscape_direction(raw, weights):
-    from ...landscape import _filter_normalize, biasbn_names
-
-    params = _as_tensors(weights)
-    ignored = set(biasbn_names(params))
-    out = []
-    for (name, w), d in zip(params.items(), raw):
-        d = torch.tensor(np.asarray(d, dtype=np.float64))
-        out.append(torch.zeros_like(w).numpy() if name in ignored else _filter_normalize(d, w).numpy())
-    return out
-
-
-def _mlp(weights):
-    from ...models import mlp
-
-    W1, W2 = np.asarray(weights[0]), np.asarray(weights[2])
-    model = mlp(W1.shape[1], (W1.shape[0],), W2.shape[0], seed=0).double()
-    with torch.no_grad():
-        for p, a in zip(model.parameters(), weights):
-            p.copy_(torch.tensor(np.asarray(a, dtype=np.float64)))
-    return model.eval()
-
-
-def _ref_line_losses(weights, direction, alphas, X, y):
-    from ...landscape import Direction, loss_line
-
-    model = _mlp(weights)
-    tensors = {n: torch.tensor(np.asarray(d, dtype=np.float64)) for (n, _), d in zip(model.named_parameters(), direction)}
-    data = (torch.tensor(np.asarray(X, dtype=np.float64)), torch.tensor(np.asarray(y), dtype=torch.long))
-    res = loss_line(model, data, Direction(tensors), alphas=np.asarray(alphas, dtype=np.float64), progress=False,
-                    max_seconds=None)
-    return np.asarray(res.loss, dtype=np.float64)
 
 
 # -- drivers ------------------------------------------------------------------------------------
@@ -104,11 +69,19 @@ def direction_of(fn, *, weights, seed):
     return {f"d[{i}]": as_float_array(o, f"d[{i}]", w.shape) for i, (o, w) in enumerate(zip(out, weights))}
 
 
+def _seeded_direction(weights, seed: int) -> list[np.ndarray]:
+    """The filter-normalised ``optviz.landscape.random_direction`` of ``seed`` (biases zero): an input of ``line``."""
+    from ...landscape import random_direction
+
+    d = random_direction(_as_tensors(weights), seed=int(seed), normalization="filter", ignore="biasbn")
+    return [t.numpy().copy() for t in d.tensors.values()]
+
+
 def _mlp_inputs(weights, direction_seed):
     weights = [np.array(w, dtype=np.float64) for w in weights]
     if direction_seed is None:
         return weights, None
-    return weights, _ref_landscape_direction(raw_direction(weights, direction_seed), weights)
+    return weights, _seeded_direction(weights, direction_seed)
 
 
 def line(fn, *, weights, alphas, X, y, direction_seed=0, direction=None):
@@ -141,25 +114,31 @@ def _small_net(seed: int = 0, hidden: int = 16, samples: int = 300):
     return weights, x[:samples].numpy(), y[:samples].numpy()
 
 
-def _line_figure(fn):
+_LINE_ALPHAS = np.linspace(-1.0, 1.0, 41)
+
+
+def _line_inputs() -> dict:
+    weights, X, y = _small_net()
+    return dict(weights=weights, alphas=_LINE_ALPHAS, X=X, y=y, direction_seed=0)
+
+
+def _draw_line(reference, student):
     import plotly.graph_objects as go
 
     from ...viz._plotly import LAYOUT_DEFAULTS
 
-    weights, X, y = _small_net()
-    alphas = np.linspace(-1.0, 1.0, 41)
-    d = _ref_landscape_direction(raw_direction(weights, 0), weights)
-    ref = _ref_line_losses(weights, d, alphas, X, y)
-    mine = line(fn, weights=weights, alphas=alphas, X=X, y=y, direction=d, direction_seed=None)["loss"]
     fig = go.Figure()
-    fig.add_scatter(x=alphas, y=ref, mode="lines", name="эталон: optviz.landscape.loss_line",
+    fig.add_scatter(x=_LINE_ALPHAS, y=reference["loss"], mode="lines", name="эталон: optviz.landscape.loss_line",
                     line=dict(color="#1f77b4", width=4))
-    fig.add_scatter(x=alphas, y=mine, mode="lines+markers", name="ваша реализация", line=dict(color="#ff7f0e", width=2),
-                    marker=dict(size=4))
+    fig.add_scatter(x=_LINE_ALPHAS, y=student["loss"], mode="lines+markers", name="ваша реализация",
+                    line=dict(color="#ff7f0e", width=2), marker=dict(size=4))
     fig.update_layout(**LAYOUT_DEFAULTS)
     fig.update_layout(height=400, xaxis_title="α", yaxis_title="потеря L(w + α d)",
                       title="Срез потерь случайной сети 64 → 16 → 10 на цифрах вдоль нормированного по фильтрам направления")
     return fig
+
+
+_LINE_FIGURE = Figure("line", LazyInputs(_line_inputs), _draw_line)
 
 
 # -- the exercise -------------------------------------------------------------------------------
@@ -175,7 +154,7 @@ EXERCISE = Exercise(
     id="05-1-filtr-normirovka",
     title="Направление, нормированное по фильтрам, и срез потерь",
     tasks=[
-        Task("filter_normalize", "Нормировка направления по фильтрам", _ref_filter_normalize, {"normalize": normalize}, [
+        Task("filter_normalize", "Нормировка направления по фильтрам", {"normalize": normalize}, [
             Check("filter_normalize", "матрица 3×3 (три нейрона)", "normalize", dict(d=_D, w=_W), rtol=1e-9,
                   hint="каждую строку d (фильтр = входящие веса нейрона) масштабируйте к норме той же строки w"),
             Check("filter_normalize", "ядро свёртки 2×1×2×2", "normalize",
@@ -184,21 +163,21 @@ EXERCISE = Exercise(
             Check("filter_normalize", "одномерный тензор нормируется целиком", "normalize",
                   dict(d=[3.0, 4.0], w=[0.6, 0.8]), rtol=1e-9,
                   hint="у одномерного тензора фильтров нет: весь вектор получает норму w"),
-        ]),
-        Task("landscape_direction", "Направление для всей сети (смещения не двигаются)", _ref_landscape_direction,
+        ], forbid=RULES),
+        Task("landscape_direction", "Направление для всей сети (смещения не двигаются)",
              {"direction_of": direction_of}, [
                  Check("landscape_direction", "сеть 3 → 2 → 3", "direction_of", dict(weights=_NET, seed=0), rtol=1e-9,
                        hint="одномерные тензоры (смещения) получают нулевое направление, матрицы — нормировку по строкам"),
                  Check("landscape_direction", "та же сеть, другое случайное направление", "direction_of",
                        dict(weights=_NET, seed=7), rtol=1e-9, hint="порядок тензоров в ответе — как во входном списке"),
-             ]),
-        Task("line_losses", "Потеря вдоль прямой L(w + α d)", _ref_line_losses, {"line": line}, [
+             ], forbid=RULES),
+        Task("line_losses", "Потеря вдоль прямой L(w + α d)", {"line": line}, [
             Check("line_losses", "сеть 3 → 2 → 3, пять точек α", "line",
                   dict(weights=_NET, alphas=[-1.0, -0.5, 0.0, 0.5, 1.0], X=_X, y=_Y), rtol=1e-9,
                   hint="потеря — средняя кросс-энтропия: mean(logsumexp(z) − z_y), z = W₂·relu(W₁x + b₁) + b₂"),
             Check("line_losses", "большие α (логиты велики)", "line",
                   dict(weights=_NET, alphas=[-20.0, 0.0, 30.0], X=_X, y=_Y, direction_seed=3), rtol=1e-9,
                   hint="считайте logsumexp устойчиво: вычтите максимум логитов перед exp"),
-        ], figure=_line_figure),
+        ], figure=_LINE_FIGURE, forbid=RULES),
     ],
 )

@@ -7,47 +7,27 @@ Tasks (the functions the student writes)::
     test_error_curve(n_train, max_degree, noise, n_seeds) -> (max_degree,)
         median test MSE of the min-norm fit for degrees 1 … max_degree (the lecture's protocol)
 
-References: :func:`optviz.course.lecture_05.min_norm_fit` (``numpy.linalg.lstsq``),
-``torch.optim.SGD`` and :func:`optviz.course.lecture_05.double_descent`.
+References (in the answer key ``solutions/hidden/05-2-dvoinoi-spusk.py``):
+:func:`optviz.course.lecture_05.min_norm_fit` (``numpy.linalg.lstsq``), ``torch.optim.SGD`` and
+:func:`optviz.course.lecture_05.double_descent`. The fit and the curve may not use
+``optviz.course.lecture_05``, the descent neither ``torch.optim`` nor ``optviz.optim``.
 """
 
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from ...problems.base import Problem
-from ..spec import AnswerError, Check, Exercise, Task, as_float_array
+from ..spec import AnswerError, Check, Exercise, Figure, Task, as_float_array
+from ._common import race_figure
 
-__all__ = ["EXERCISE", "OneEquation", "curve", "fit", "gd_path"]
+__all__ = ["EXERCISE", "OneEquation", "LECTURE_RULES", "GD_RULES", "curve", "fit", "gd_path"]
 
-
-# -- references ---------------------------------------------------------------------------------
-
-def _ref_min_norm(x, y, degree):
-    from ...course.lecture_05 import min_norm_fit
-
-    return min_norm_fit(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64), int(degree))
-
-
-def _ref_gd_from_zero(A, y, lr, steps):
-    A_t = torch.tensor(np.asarray(A, dtype=np.float64))
-    y_t = torch.tensor(np.asarray(y, dtype=np.float64))
-    c = torch.zeros(A_t.shape[1], dtype=torch.float64, requires_grad=True)
-    opt = torch.optim.SGD([c], lr=float(lr))
-    out = [c.detach().clone()]
-    for _ in range(int(steps)):
-        opt.zero_grad()
-        (0.5 * ((A_t @ c - y_t) ** 2).sum()).backward()
-        opt.step()
-        out.append(c.detach().clone())
-    return torch.stack(out).numpy()
-
-
-def _ref_test_error_curve(n_train, max_degree, noise, n_seeds):
-    from ...course.lecture_05 import double_descent
-
-    return double_descent(int(n_train), int(max_degree), float(noise), int(n_seeds)).median_test.copy()
+#: what the fit and the curve may not use (besides optviz.grading): the lecture's min_norm_fit,
+#: legendre_features, target_function and double_descent
+LECTURE_RULES = ("optviz.course.lecture_05",)
+#: what gradient descent may not use: the optimizers
+GD_RULES = ("torch.optim", "optviz.optim")
 
 
 # -- drivers ------------------------------------------------------------------------------------
@@ -100,17 +80,15 @@ class OneEquation(Problem):
         return 0.5 * r * r
 
 
-def _gd_figure(fn):
-    from ...run import run
-    from ._common import race_figure
+_FIG_Q = OneEquation()
 
-    q = OneEquation()
-    lr, K = 0.08, 25
-    ref = run(q, torch.optim.SGD, q.start, K, lr=lr)
-    ref.method = "SGD"
-    pts = gd_path(fn, A=q.a[None, :], y=[q.b], lr=lr, steps=K)["c"]
-    return race_figure(q, ref, pts, "GD из нуля на одном уравнении с двумя неизвестными: приходит в решение "
-                       "с минимальной нормой (звезда)", reference_label="эталон: torch.optim.SGD")
+
+def _draw_gd(reference, student):
+    return race_figure(_FIG_Q, reference["c"], student["c"], "GD из нуля на одном уравнении с двумя неизвестными: "
+                       "приходит в решение с минимальной нормой (звезда)", reference_label="эталон: torch.optim.SGD")
+
+
+_GD_FIGURE = Figure("gd_path", dict(A=_FIG_Q.a[None, :], y=[_FIG_Q.b], lr=0.08, steps=25), _draw_gd)
 
 
 # -- the exercise -------------------------------------------------------------------------------
@@ -123,7 +101,7 @@ EXERCISE = Exercise(
     id="05-2-dvoinoi-spusk",
     title="Двойной спуск и решение с минимальной нормой",
     tasks=[
-        Task("min_norm_fit_svd", "Решение с минимальной нормой через SVD", _ref_min_norm, {"fit": fit}, [
+        Task("min_norm_fit_svd", "Решение с минимальной нормой через SVD", {"fit": fit}, [
             Check("min_norm_fit_svd", "6 точек, степень 3 (обычный МНК)", "fit", dict(x=_X6, y=_Y6, degree=3),
                   rtol=1e-8, atol=1e-10, hint="признаки — многочлены Лежандра P₀ … P_d (legendre.legvander)"),
             Check("min_norm_fit_svd", "6 точек, степень 5 (порог интерполяции)", "fit", dict(x=_X6, y=_Y6, degree=5),
@@ -131,8 +109,8 @@ EXERCISE = Exercise(
             Check("min_norm_fit_svd", "6 точек, степень 12 (коэффициентов больше, чем точек)", "fit",
                   dict(x=_X6, y=_Y6, degree=12), rtol=1e-7, atol=1e-10,
                   hint="используйте тонкое SVD (full_matrices=False): решение с минимальной нормой, а не любое"),
-        ]),
-        Task("gd_from_zero", "Градиентный спуск из нуля на недоопределённой задаче", _ref_gd_from_zero,
+        ], forbid=LECTURE_RULES),
+        Task("gd_from_zero", "Градиентный спуск из нуля на недоопределённой задаче",
              {"gd_path": gd_path}, [
                  Check("gd_from_zero", "одно уравнение, два неизвестных, 5 шагов", "gd_path",
                        dict(A=[[1.0, 2.0]], y=[2.0], lr=0.1, steps=5), steps=True, rtol=1e-9,
@@ -140,8 +118,8 @@ EXERCISE = Exercise(
                  Check("gd_from_zero", "два уравнения, четыре неизвестных, 30 шагов", "gd_path",
                        dict(A=_A24, y=[1.0, -0.5], lr=0.3, steps=30), steps=True, weight=2, rtol=1e-8,
                        hint="c_{k+1} = c_k − lr·Aᵀ(A c_k − y), старт c₀ = 0"),
-             ], figure=_gd_figure),
-        Task("test_error_curve", "Кривая тестовой ошибки двойного спуска", _ref_test_error_curve, {"curve": curve}, [
+             ], figure=_GD_FIGURE, forbid=GD_RULES),
+        Task("test_error_curve", "Кривая тестовой ошибки двойного спуска", {"curve": curve}, [
             Check("test_error_curve", "n = 8, степени 1…15, 3 выборки", "curve",
                   dict(n_train=8, max_degree=15, noise=0.1, n_seeds=3), rtol=1e-6, atol=1e-12,
                   hint="выборка s: rng = np.random.default_rng(s); сначала x = rng.uniform(−1, 1, n), затем шум "
@@ -150,6 +128,6 @@ EXERCISE = Exercise(
                   dict(n_train=12, max_degree=30, noise=0.2, n_seeds=5), rtol=1e-6, atol=1e-12,
                   hint="тестовая ошибка — среднее (p(x) − f(x))² по 1000 равномерным точкам np.linspace(−1, 1, 1000) "
                        "без шума; затем медиана по выборкам"),
-        ]),
+        ], forbid=LECTURE_RULES),
     ],
 )

@@ -8,22 +8,28 @@ Tasks (the functions the student writes)::
     curvature_ratio(points, n, L0, L1) -> float     max over points of ‖∇²f‖₂ / (L0 + L1‖∇f‖), f = ‖x‖^{2n}
     phase_radius(n, L0, L1) -> float                ‖x‖ where ‖∇f(x)‖ = L0/L1 for f = ‖x‖^{2n}
 
-References: ``optviz.optim.L0L1GD`` (the step), torch autograd Hessians with the spectral norm
-``torch.linalg.matrix_norm(ord=2)`` (the ratio), the weighted AM–GM bound (the constants) and the
-inverse of ‖∇f‖ = 2n‖x‖^{2n−1} (the radius).
+References (in the answer key ``solutions/hidden/06-1-l0l1-shag.py``): ``optviz.optim.L0L1GD`` (the
+step), torch autograd Hessians with the spectral norm ``torch.linalg.matrix_norm(ord=2)`` (the ratio),
+the weighted AM–GM bound (the constants) and the inverse of ‖∇f‖ = 2n‖x‖^{2n−1} (the radius). The
+step may use neither ``torch.optim`` nor ``optviz.optim``; the other tasks may not use
+``optviz.course.lecture_06``.
 """
 
 from __future__ import annotations
 
 import numpy as np
-import torch
 
-from ...optim import L0L1GD
 from ...problems.base import Problem
-from ..spec import AnswerError, Check, Exercise, Task, as_float_array, as_pair
+from ..spec import AnswerError, Check, Exercise, Figure, Task, as_float_array, as_pair
 from ._common import race_figure
 
-__all__ = ["EXERCISE", "QuarticSum", "quartic_sum_run", "one_step"]
+__all__ = ["EXERCISE", "QuarticSum", "STEP_RULES", "LECTURE_RULES", "quartic_sum_run", "one_step"]
+
+#: what the step may not use (besides optviz.grading): the optimizers (L0L1GD, l0l1_step_size)
+STEP_RULES = ("torch.optim", "optviz.optim")
+#: what the constants, the ratio and the radius may not use: the lecture's examples with their
+#: constants, its autograd curvature samples and its phase boundary
+LECTURE_RULES = ("optviz.course.lecture_06",)
 
 
 class QuarticSum(Problem):
@@ -44,39 +50,6 @@ class QuarticSum(Problem):
 
     def _grad(self, x, xp):
         return 4 * x**3
-
-
-# -- references -------------------------------------------------------------------------------
-
-def _ref_l0l1_step(x, grad, L0, L1):
-    p = torch.tensor(np.asarray(x, dtype=np.float64))
-    p.grad = torch.tensor(np.asarray(grad, dtype=np.float64))
-    L0L1GD([p], L0=float(L0), L1=float(L1)).step()
-    return p.detach().numpy().copy()
-
-
-def _ref_power_constants(n):
-    # weighted AM–GM: r^{2n−2} ≤ 1/(2n−1) + (2n−2)/(2n−1)·r^{2n−1}, times 2n(2n−1)
-    n = int(n)
-    return float(2 * n), float(2 * n - 2)
-
-
-def _ref_curvature_ratio(points, n, L0, L1):
-    n = int(n)
-    pts = torch.tensor(np.asarray(points, dtype=np.float64))
-
-    def f(x):
-        return (x * x).sum() ** n
-
-    g = torch.vmap(torch.func.grad(f))(pts)
-    H = torch.vmap(torch.func.hessian(f))(pts)
-    ratio = torch.linalg.matrix_norm(H, ord=2) / (float(L0) + float(L1) * torch.linalg.vector_norm(g, dim=-1))
-    return float(ratio.max())
-
-
-def _ref_phase_radius(n, L0, L1):
-    n = int(n)
-    return float((float(L0) / (2 * n * float(L1))) ** (1.0 / (2 * n - 1)))
 
 
 # -- drivers ------------------------------------------------------------------------------------
@@ -130,15 +103,16 @@ def radius(fn, *, n, L0, L1):
 
 # -- figure -------------------------------------------------------------------------------------
 
-def _figure(fn):
-    from ...run import run
+_FIG_Q = QuarticSum()
 
-    q = QuarticSum()
-    steps = 40
-    ref = run(q, L0L1GD, q.start, steps, L0=4.0, L1=2.0)
-    pts = quartic_sum_run(fn, x0=q.start, L0=4.0, L1=2.0, steps=steps)["x"]
-    return race_figure(q, ref, pts, "(L₀, L₁)-шаг на x₁⁴ + x₂⁴: L₀ = 4, L₁ = 2, норма градиента общая",
+
+def _draw(reference, student):
+    return race_figure(_FIG_Q, reference["x"], student["x"],
+                       "(L₀, L₁)-шаг на x₁⁴ + x₂⁴: L₀ = 4, L₁ = 2, норма градиента общая",
                        reference_label="эталон: optviz.optim.L0L1GD")
+
+
+_FIGURE = Figure("quartic_sum_run", dict(x0=_FIG_Q.start, L0=4.0, L1=2.0, steps=40), _draw)
 
 
 _PTS_PUB = np.array([[1.0, 0.0], [0.5, -0.5], [2.0, 1.0], [0.1, 0.2]])
@@ -147,7 +121,7 @@ EXERCISE = Exercise(
     id="06-1-l0l1-shag",
     title="(L₀, L₁)-шаг и граница фаз",
     tasks=[
-        Task("l0l1_step", "Шаг (L₀, L₁)-градиентного спуска с общей нормой градиента", _ref_l0l1_step,
+        Task("l0l1_step", "Шаг (L₀, L₁)-градиентного спуска с общей нормой градиента",
              {"one_step": one_step, "quartic_sum_run": quartic_sum_run}, [
                  Check("l0l1_step", "один шаг в ℝ²", "one_step",
                        dict(x=[1.0, -2.0], grad=[3.0, 4.0], L0=4.0, L1=2.0), rtol=1e-9,
@@ -158,15 +132,15 @@ EXERCISE = Exercise(
                  Check("l0l1_step", "15 шагов на x₁⁴ + x₂⁴", "quartic_sum_run",
                        dict(x0=[3.0, -2.0], L0=4.0, L1=2.0, steps=15), steps=True, weight=2,
                        hint="норма берётся по всем координатам сразу, а не по каждой отдельно"),
-             ], figure=_figure),
-        Task("power_constants", "Константы (L₀, L₁) функции ‖x‖²ⁿ", _ref_power_constants,
+             ], figure=_FIGURE, forbid=STEP_RULES),
+        Task("power_constants", "Константы (L₀, L₁) функции ‖x‖²ⁿ",
              {"constants": constants}, [
                  Check("power_constants", "n = 2 (x⁴)", "constants", dict(n=2), rtol=1e-12,
                        hint="для x⁴ в лекции получилось (4, 2)"),
                  Check("power_constants", "n = 3", "constants", dict(n=3), rtol=1e-12,
                        hint="‖∇²f‖ = 2n(2n − 1)‖x‖^(2n−2), ‖∇f‖ = 2n‖x‖^(2n−1); примените неравенство о средних"),
-             ]),
-        Task("curvature_ratio", "Наихудшее отношение ‖∇²f‖ / (L₀ + L₁‖∇f‖) для ‖x‖²ⁿ", _ref_curvature_ratio,
+             ], forbid=LECTURE_RULES),
+        Task("curvature_ratio", "Наихудшее отношение ‖∇²f‖ / (L₀ + L₁‖∇f‖) для ‖x‖²ⁿ",
              {"ratio": ratio}, [
                  Check("curvature_ratio", "четыре точки плоскости, n = 2, (4, 2)", "ratio",
                        dict(points=_PTS_PUB, n=2, L0=4.0, L1=2.0), rtol=1e-9,
@@ -174,13 +148,13 @@ EXERCISE = Exercise(
                  Check("curvature_ratio", "те же точки, n = 3, (6, 4)", "ratio",
                        dict(points=_PTS_PUB, n=3, L0=6.0, L1=4.0), rtol=1e-9,
                        hint="‖∇²f‖ — спектральная норма (наибольшее собственное число), а не норма Фробениуса"),
-             ]),
-        Task("phase_radius", "Граница фаз ‖∇f(x)‖ = L₀/L₁ для ‖x‖²ⁿ", _ref_phase_radius,
+             ], forbid=LECTURE_RULES),
+        Task("phase_radius", "Граница фаз ‖∇f(x)‖ = L₀/L₁ для ‖x‖²ⁿ",
              {"radius": radius}, [
                  Check("phase_radius", "x⁴ с константами (4, 2)", "radius", dict(n=2, L0=4.0, L1=2.0), rtol=1e-10,
                        hint="для x⁴: 4|x|³ = L0/L1, то есть |x| = (L0/(4 L1))^(1/3) ≈ 0.794"),
                  Check("phase_radius", "‖x‖⁶ с константами (6, 4)", "radius", dict(n=3, L0=6.0, L1=4.0),
                        rtol=1e-10, hint="‖∇f‖ = 2n‖x‖^(2n−1)"),
-             ]),
+             ], forbid=LECTURE_RULES),
     ],
 )

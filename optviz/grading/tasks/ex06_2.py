@@ -6,47 +6,29 @@ Tasks (the functions the student writes)::
     normalized_step(x, grad, L1) -> x_new         x − g/(L1‖g‖): every step has length 1/L1 (no step at g = 0)
     step_ratios(grad_norms, L0, L1) -> (clip, norm)   η_clip/η and η_norm/η at the given gradient norms
 
-References: ``optviz.optim.L0L1GD`` with ``variant="clipped"`` / ``"normalized"`` and
-``optviz.optim.l0l1.l0l1_step_size`` (one global norm over all entries of the parameter).
+References (in the answer key ``solutions/hidden/06-2-klipping.py``): ``optviz.optim.L0L1GD`` with
+``variant="clipped"`` / ``"normalized"`` and ``optviz.optim.l0l1.l0l1_step_size`` (one global norm over
+all entries of the parameter). The task functions may use neither ``optviz.optim`` nor
+``optviz.course.lecture_06`` (``clipping_ratios``, the lecture's clipped runs); the steps not
+``torch.optim`` either, the clipped step not ``torch.nn.utils`` (``clip_grad_norm_``).
 """
 
 from __future__ import annotations
 
 import numpy as np
-import torch
 
-from ...optim import L0L1GD
-from ...optim.l0l1 import l0l1_step_size
-from ..spec import AnswerError, Check, Exercise, Task, as_float_array, as_pair
+from ..spec import AnswerError, Check, Exercise, Figure, Task, as_float_array, as_pair
 from ._common import race_figure
 from .ex06_1 import QuarticSum
 
-__all__ = ["EXERCISE", "clipped_run", "normalized_run"]
+__all__ = ["EXERCISE", "clipped_run", "normalized_run", "RATIO_RULES", "NORMALIZED_RULES", "CLIPPED_RULES"]
 
-
-# -- references -------------------------------------------------------------------------------
-
-def _optviz_step(x, grad, **kw):
-    p = torch.tensor(np.asarray(x, dtype=np.float64))
-    p.grad = torch.tensor(np.asarray(grad, dtype=np.float64))
-    L0L1GD([p], **kw).step()
-    return p.detach().numpy().copy()
-
-
-def _ref_clipped_step(x, grad, L0, L1):
-    return _optviz_step(x, grad, L0=float(L0), L1=float(L1), variant="clipped")
-
-
-def _ref_normalized_step(x, grad, L1):
-    return _optviz_step(x, grad, L0=0.0, L1=float(L1), variant="normalized")
-
-
-def _ref_step_ratios(grad_norms, L0, L1):
-    g = np.asarray(grad_norms, dtype=np.float64).reshape(-1)
-    smooth = np.array([l0l1_step_size(float(v), float(L0), float(L1), "smooth") for v in g])
-    clip = np.array([l0l1_step_size(float(v), float(L0), float(L1), "clipped") for v in g])
-    norm = np.array([l0l1_step_size(float(v), float(L0), float(L1), "normalized") for v in g])
-    return clip / smooth, norm / smooth
+#: what the ratios may not use (besides optviz.grading): the library's (L0, L1) step sizes, the lecture's ratios
+RATIO_RULES = ("optviz.optim", "optviz.course.lecture_06")
+#: what the normalised step may not use: the same and torch's optimizers
+NORMALIZED_RULES = ("torch.optim",) + RATIO_RULES
+#: what the clipped step may not use: the same and torch's gradient clipping (clip_grad_norm_)
+CLIPPED_RULES = NORMALIZED_RULES + ("torch.nn.utils",)
 
 
 # -- drivers ------------------------------------------------------------------------------------
@@ -97,29 +79,29 @@ def ratios(fn, *, grad_norms, L0, L1):
 
 # -- figures ------------------------------------------------------------------------------------
 
-def _figure(variant):
-    def figure(fn):
-        from ...run import run
+_FIG_Q = QuarticSum()
+_FIG_STEPS = 40
 
-        q = QuarticSum()
-        steps = 40
-        if variant == "clipped":
-            ref = run(q, L0L1GD, q.start, steps, L0=4.0, L1=2.0, variant="clipped")
-            pts = clipped_run(fn, x0=q.start, L0=4.0, L1=2.0, steps=steps)["x"]
-            title = "GD с отсечением градиента на x₁⁴ + x₂⁴: шаг 1/L₀, порог L₀/L₁ (L₀ = 4, L₁ = 2)"
-        else:
-            ref = run(q, L0L1GD, q.start, steps, L0=0.0, L1=2.0, variant="normalized")
-            pts = normalized_run(fn, x0=q.start, L1=2.0, steps=steps)["x"]
-            title = "Нормализованный GD на x₁⁴ + x₂⁴: длина каждого шага 1/L₁ = 0.5"
-        return race_figure(q, ref, pts, title, reference_label=f"эталон: L0L1GD(variant='{variant}')")
-    return figure
+
+def _figure(variant) -> Figure:
+    if variant == "clipped":
+        driver, inputs = "clipped_run", dict(x0=_FIG_Q.start, L0=4.0, L1=2.0, steps=_FIG_STEPS)
+        title = "GD с отсечением градиента на x₁⁴ + x₂⁴: шаг 1/L₀, порог L₀/L₁ (L₀ = 4, L₁ = 2)"
+    else:
+        driver, inputs = "normalized_run", dict(x0=_FIG_Q.start, L1=2.0, steps=_FIG_STEPS)
+        title = "Нормализованный GD на x₁⁴ + x₂⁴: длина каждого шага 1/L₁ = 0.5"
+
+    def draw(reference, student):
+        return race_figure(_FIG_Q, reference["x"], student["x"], title,
+                           reference_label=f"эталон: L0L1GD(variant='{variant}')")
+    return Figure(driver, inputs, draw)
 
 
 EXERCISE = Exercise(
     id="06-2-klipping",
     title="Отсечение градиента и нормализованный спуск",
     tasks=[
-        Task("clipped_step", "Шаг GD с отсечением градиента по норме", _ref_clipped_step,
+        Task("clipped_step", "Шаг GD с отсечением градиента по норме",
              {"clipped_once": clipped_once, "clipped_run": clipped_run}, [
                  Check("clipped_step", "большой градиент: отсечение срабатывает", "clipped_once",
                        dict(x=[1.0, 2.0], grad=[6.0, 8.0], L0=4.0, L1=2.0), rtol=1e-9,
@@ -130,8 +112,8 @@ EXERCISE = Exercise(
                  Check("clipped_step", "20 шагов на x₁⁴ + x₂⁴", "clipped_run",
                        dict(x0=[3.0, -2.0], L0=4.0, L1=2.0, steps=20), steps=True, weight=2,
                        hint="отсекается весь вектор по его норме, а не каждая координата по отдельности"),
-             ], figure=_figure("clipped")),
-        Task("normalized_step", "Шаг нормализованного градиентного спуска", _ref_normalized_step,
+             ], figure=_figure("clipped"), forbid=CLIPPED_RULES),
+        Task("normalized_step", "Шаг нормализованного градиентного спуска",
              {"normalized_once": normalized_once, "normalized_run": normalized_run}, [
                  Check("normalized_step", "один шаг в ℝ²", "normalized_once",
                        dict(x=[1.0, 2.0], grad=[6.0, 8.0], L1=2.0), rtol=1e-9,
@@ -139,15 +121,15 @@ EXERCISE = Exercise(
                  Check("normalized_step", "15 шагов на x₁⁴ + x₂⁴", "normalized_run",
                        dict(x0=[3.0, -2.0], L1=2.0, steps=15), steps=True, weight=2,
                        hint="направление — g/‖g‖ с нормой всего вектора, длина шага 1/L1 не зависит от ‖g‖"),
-             ], figure=_figure("normalized")),
+             ], figure=_figure("normalized"), forbid=NORMALIZED_RULES),
         Task("step_ratios", "Во сколько раз шаги с отсечением и нормализованный больше (L₀, L₁)-шага",
-             _ref_step_ratios, {"ratios": ratios}, [
+             {"ratios": ratios}, [
                  Check("step_ratios", "три нормы градиента, (4, 2)", "ratios",
                        dict(grad_norms=[0.5, 2.0, 8.0], L0=4.0, L1=2.0), rtol=1e-9,
                        hint="η = 1/(L0 + L1‖g‖), η_clip = min(1/L0, 1/(L1‖g‖)), η_norm = 1/(L1‖g‖)"),
                  Check("step_ratios", "большие нормы, (1, 1)", "ratios",
                        dict(grad_norms=[10.0, 100.0, 1000.0], L0=1.0, L1=1.0), rtol=1e-9,
                        hint="при ‖g‖ ≫ L0/L1 оба отношения стремятся к 1"),
-             ]),
+             ], forbid=RATIO_RULES),
     ],
 )

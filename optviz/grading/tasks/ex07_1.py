@@ -12,9 +12,13 @@ the last restart::
     y_k = x_k + β_j (x_k − x_{k−1});  x_{k+1} = y_k − lr·∇f(y_k);  j ← j + 1
     restart after the step (criterion true): j ← 1, so the next step has β = 0, y = x.
 
-References: the criteria decide through ``optviz.optim.FunctionScheme`` / ``GradientScheme``; the
-method (:func:`nesterov_textbook`) runs ``torch.optim.SGD`` in its heavy-ball form on x with the
-gradient taken at y (``x_k − x_{k−1} = −lr·buffer``), the momentum ``optviz.optim.nesterov_momentum(j)``.
+The method of the drivers and of the figures (:func:`nesterov_textbook`) runs ``torch.optim.SGD`` in its
+heavy-ball form on x with the gradient taken at y (``x_k − x_{k−1} = −lr·buffer``), the momentum
+``optviz.optim.nesterov_momentum(j)``. The references (in the answer key
+``solutions/hidden/07-1-kriterii-restarta.py``) decide through ``optviz.optim.FunctionScheme`` /
+``GradientScheme`` and run :func:`nesterov_textbook` with them; the criteria may not use
+``optviz.optim``, the method may use neither ``torch.optim``, ``optviz.optim`` nor the restart runs of
+``optviz.widgets.restarts``.
 """
 
 from __future__ import annotations
@@ -24,14 +28,20 @@ import math
 import numpy as np
 import torch
 
-from ...optim import FunctionScheme, GradientScheme
 from ...optim.restarts import nesterov_momentum
-from ..spec import AnswerError, Check, Exercise, Task, as_float_array
-from ._common import race_figure, trace_from_points
+from ...problems import Quadratic
+from ..spec import AnswerError, Check, Exercise, Figure, Task, as_float_array
+from ._common import race_figure
 
-__all__ = ["EXERCISE", "nesterov_textbook", "as_bool", "quadratic_value", "SCHEMES"]
+__all__ = ["EXERCISE", "nesterov_textbook", "as_bool", "quadratic_value", "SCHEMES", "CRITERION_RULES",
+           "METHOD_RULES"]
 
 SCHEMES = ("none", "function", "gradient")
+
+#: what the criteria may not use (besides optviz.grading): the library's restart criteria
+CRITERION_RULES = ("optviz.optim",)
+#: what the method may not use: torch's and the library's optimizers, the library's restart runs
+METHOD_RULES = ("torch.optim", "optviz.optim", "optviz.widgets.restarts")
 
 
 def quadratic_value(A, x_star, x) -> float:
@@ -76,20 +86,6 @@ def nesterov_textbook(A, x_star, x0, lr, steps, decide):
     return np.array(points), np.array(flags)
 
 
-# -- references -------------------------------------------------------------------------------
-
-def _ref_function_scheme(f_x, f_x_prev):
-    crit = FunctionScheme(source="observe")
-    crit.after_observe({"loss": float(f_x_prev)})
-    return bool(crit.after_observe({"loss": float(f_x)}))
-
-
-def _ref_gradient_scheme(grad_y_prev, x, x_prev):
-    g = torch.tensor(np.asarray(grad_y_prev, dtype=np.float64))
-    step = torch.tensor(np.asarray(x, dtype=np.float64)) - torch.tensor(np.asarray(x_prev, dtype=np.float64))
-    return bool(GradientScheme().after_step(0, None, float((g * step).sum())))
-
-
 def _decider(scheme, function_scheme, gradient_scheme):
     """``decide(f_new, f_old, grad_y, x_new, x_old)`` asking the criterion of ``scheme``."""
     rules = {
@@ -97,13 +93,6 @@ def _decider(scheme, function_scheme, gradient_scheme):
         "gradient": lambda f_new, f_old, g, x_new, x_old: gradient_scheme(g, x_new, x_old),
     }
     return rules.get(scheme, lambda *args: False)
-
-
-def _ref_nesterov_restarts(A, x_star, x0, lr, steps, scheme):
-    if scheme not in SCHEMES:
-        raise ValueError(f"scheme must be one of {SCHEMES}")
-    decide = _decider(scheme, _ref_function_scheme, _ref_gradient_scheme)
-    return nesterov_textbook(A, x_star, x0, lr, steps, decide)[0]
 
 
 # -- drivers ------------------------------------------------------------------------------------
@@ -165,35 +154,24 @@ def restart_run(fn, *, A, x_star, x0, lr, steps, scheme):
 
 _KAPPA_FIG, _STEPS_FIG = 100.0, 250
 _LABEL = {"function": "функциональная схема", "gradient": "градиентная схема"}
+_FIG_Q = Quadratic(kappa=_KAPPA_FIG, angle_deg=30)
+_FIG_RUN = dict(A=_FIG_Q.matrix, x_star=_FIG_Q.center, x0=_FIG_Q.start, lr=1 / _FIG_Q.L, steps=_STEPS_FIG)
 
 
-def _quadratic():
-    from ...problems import Quadratic
-
-    return Quadratic(kappa=_KAPPA_FIG, angle_deg=30)
-
-
-def _race(q, scheme, student_pts):
-    ref_pts = _ref_nesterov_restarts(q.matrix, q.center, q.start, 1 / q.L, _STEPS_FIG, scheme)
-    ref = trace_from_points(q, ref_pts, "эталон")
-    return race_figure(q, ref, student_pts,
-                       f"Нестеров с рестартами ({_LABEL[scheme]}) на квадратичной функции κ = {_KAPPA_FIG:g}",
-                       reference_label="эталон: FunctionScheme / GradientScheme из optviz")
+def _draw(scheme):
+    def draw(reference, student):
+        return race_figure(_FIG_Q, reference["x"], student["x"],
+                           f"Нестеров с рестартами ({_LABEL[scheme]}) на квадратичной функции κ = {_KAPPA_FIG:g}",
+                           reference_label="эталон: FunctionScheme / GradientScheme из optviz")
+    return draw
 
 
-def _criterion_figure(scheme):
-    def figure(fn):
-        q = _quadratic()
-        pts = _criterion_run(scheme, fn, q.matrix, q.center, q.start, 1 / q.L, _STEPS_FIG)["x"]
-        return _race(q, scheme, pts)
-    return figure
+def _criterion_figure(scheme) -> Figure:
+    return Figure(f"{scheme}_run", dict(_FIG_RUN), _draw(scheme))
 
 
-def _method_figure(fn):
-    q = _quadratic()
-    pts = restart_run(fn, A=q.matrix, x_star=q.center, x0=q.start, lr=1 / q.L, steps=_STEPS_FIG,
-                      scheme="gradient")["x"]
-    return _race(q, "gradient", pts)
+def _method_figure() -> Figure:
+    return Figure("restart_run", dict(_FIG_RUN, scheme="gradient"), _draw("gradient"))
 
 
 def _rot(deg: float) -> np.ndarray:
@@ -208,7 +186,7 @@ EXERCISE = Exercise(
     id="07-1-kriterii-restarta",
     title="Критерии рестарта О'Донохью–Кандеса",
     tasks=[
-        Task("function_scheme", "Функциональная схема рестарта", _ref_function_scheme,
+        Task("function_scheme", "Функциональная схема рестарта",
              {"function_once": function_once, "function_run": function_run}, [
                  Check("function_scheme", "значение выросло", "function_once", dict(f_x=2.0, f_x_prev=1.5),
                        hint="рестарт нужен, когда f(x_k) > f(x_{k−1})"),
@@ -217,8 +195,8 @@ EXERCISE = Exercise(
                  Check("function_scheme", "60 шагов Нестерова с вашим критерием, κ = 50", "function_run",
                        _RUN_PUB, steps=True, weight=2,
                        hint="критерий должен срабатывать ровно тогда, когда значение функции выросло"),
-             ], figure=_criterion_figure("function")),
-        Task("gradient_scheme", "Градиентная схема рестарта", _ref_gradient_scheme,
+             ], figure=_criterion_figure("function"), forbid=CRITERION_RULES),
+        Task("gradient_scheme", "Градиентная схема рестарта",
              {"gradient_once": gradient_once, "gradient_run": gradient_run}, [
                  Check("gradient_scheme", "шаг вверх по склону", "gradient_once",
                        dict(grad_y_prev=[1.0, 0.0], x=[0.5, 0.2], x_prev=[0.0, 0.0]),
@@ -229,8 +207,8 @@ EXERCISE = Exercise(
                  Check("gradient_scheme", "60 шагов Нестерова с вашим критерием, κ = 50", "gradient_run",
                        _RUN_PUB, steps=True, weight=2,
                        hint="знак скалярного произведения градиента в y и последнего шага решает всё"),
-             ], figure=_criterion_figure("gradient")),
-        Task("nesterov_restarts", "Метод Нестерова с адаптивным рестартом", _ref_nesterov_restarts,
+             ], figure=_criterion_figure("gradient"), forbid=CRITERION_RULES),
+        Task("nesterov_restarts", "Метод Нестерова с адаптивным рестартом",
              {"restart_run": restart_run}, [
                  Check("nesterov_restarts", "без рестартов, 40 шагов", "restart_run",
                        dict(_RUN_PUB, steps=40, scheme="none"), steps=True,
@@ -241,6 +219,6 @@ EXERCISE = Exercise(
                  Check("nesterov_restarts", "градиентная схема, 60 шагов", "restart_run",
                        dict(_RUN_PUB, scheme="gradient"), steps=True, weight=2,
                        hint="в градиентной схеме нужен градиент в точке y, где он и вычислялся"),
-             ], figure=_method_figure),
+             ], figure=_method_figure(), forbid=METHOD_RULES),
     ],
 )

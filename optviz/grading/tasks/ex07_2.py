@@ -7,9 +7,13 @@ Tasks (the functions the student writes)::
     steps_to_eps(gap, tol) -> int | None                           first k from which gap stays ≤ tol·gap[0]
     best_period(A, x_star, x0, lr, steps, periods, tol) -> int     the period of ``periods`` that needs fewest steps
 
-Nesterov's method is the textbook form of exercise 07-1 (:func:`ex07_1.nesterov_textbook`, built on
-``torch.optim.SGD``) with the criterion ``optviz.optim.FixedPeriod``; the bound-optimal period is
+The references (in the answer key ``solutions/hidden/07-2-optimalnyi-period.py``): Nesterov's method is
+the textbook form of exercise 07-1 (:func:`ex07_1.nesterov_textbook`, built on ``torch.optim.SGD``) with
+the criterion ``optviz.optim.FixedPeriod``; the bound-optimal period is
 ``optviz.course.lecture_07.bound_optimal_period`` and the measure ``lecture_07.steps_to_tolerance``.
+The bound, the measure and the search of the best period may not use ``optviz.course.lecture_07``; the
+method and the search may use neither ``torch.optim``, ``optviz.optim`` nor the restart runs of
+``optviz.widgets.restarts``.
 """
 
 from __future__ import annotations
@@ -18,49 +22,16 @@ import math
 
 import numpy as np
 
-from ...optim import FixedPeriod
-from ..spec import AnswerError, Check, Exercise, Task, as_float_array, as_pair
-from ._common import race_figure, trace_from_points
-from .ex07_1 import nesterov_textbook, quadratic_value
+from ...problems import Quadratic
+from ..spec import AnswerError, Check, Exercise, Figure, Task, as_float_array, as_pair
+from ._common import race_figure
 
-__all__ = ["EXERCISE", "period_run"]
+__all__ = ["EXERCISE", "period_run", "LECTURE_RULES", "METHOD_RULES"]
 
-
-# -- references -------------------------------------------------------------------------------
-
-def _ref_bound_period(kappa):
-    from ...course.lecture_07 import bound_optimal_period
-
-    P = bound_optimal_period(float(kappa))
-    return P, (4.0 * float(kappa) / P**2) ** (1.0 / P)
-
-
-def _ref_nesterov_period(A, x_star, x0, lr, steps, period):
-    crit = FixedPeriod(int(period))
-
-    def decide(*_):
-        fired = crit.after_step(0, None, None)
-        if fired:
-            crit.on_restart()
-        return fired
-
-    return nesterov_textbook(A, x_star, x0, lr, steps, decide)[0]
-
-
-def _ref_steps_to_eps(gap, tol):
-    from ...course.lecture_07 import steps_to_tolerance
-
-    return steps_to_tolerance(np.asarray(gap, dtype=np.float64), float(tol))
-
-
-def _ref_best_period(A, x_star, x0, lr, steps, periods, tol):
-    best, best_steps = None, math.inf
-    for P in periods:
-        pts = _ref_nesterov_period(A, x_star, x0, lr, steps, int(P))
-        k = _ref_steps_to_eps([quadratic_value(A, x_star, x) for x in pts], tol)
-        if k is not None and k < best_steps:
-            best, best_steps = int(P), k
-    return best
+#: what the closed forms and the measure may not use (besides optviz.grading): the lecture's helpers
+LECTURE_RULES = ("optviz.course.lecture_07",)
+#: what the method may not use: torch's and the library's optimizers, the library's restart runs
+METHOD_RULES = ("torch.optim", "optviz.optim", "optviz.widgets.restarts")
 
 
 # -- drivers ------------------------------------------------------------------------------------
@@ -105,15 +76,18 @@ def best(fn, *, A, x_star, x0, lr, steps, periods, tol):
 
 # -- figure -------------------------------------------------------------------------------------
 
-def _figure(fn):
-    from ...problems import Quadratic
+_FIG_Q = Quadratic(kappa=100.0, angle_deg=30)
+_FIG_P, _FIG_STEPS = 40, 250
 
-    q = Quadratic(kappa=100.0, angle_deg=30)
-    P, steps = 40, 250
-    ref = trace_from_points(q, _ref_nesterov_period(q.matrix, q.center, q.start, 1 / q.L, steps, P), "эталон")
-    pts = period_run(fn, A=q.matrix, x_star=q.center, x0=q.start, lr=1 / q.L, steps=steps, period=P)["x"]
-    return race_figure(q, ref, pts, f"Нестеров с рестартом каждые P = {P} шагов на квадратичной функции κ = 100",
+
+def _draw(reference, student):
+    return race_figure(_FIG_Q, reference["x"], student["x"],
+                       f"Нестеров с рестартом каждые P = {_FIG_P} шагов на квадратичной функции κ = 100",
                        reference_label="эталон: FixedPeriod из optviz")
+
+
+_FIGURE = Figure("period_run", dict(A=_FIG_Q.matrix, x_star=_FIG_Q.center, x0=_FIG_Q.start, lr=1 / _FIG_Q.L,
+                                    steps=_FIG_STEPS, period=_FIG_P), _draw)
 
 
 def _rot(deg: float) -> np.ndarray:
@@ -130,13 +104,13 @@ EXERCISE = Exercise(
     id="07-2-optimalnyi-period",
     title="Оптимальный период рестартов",
     tasks=[
-        Task("bound_period", "Период P* = 2e√κ из оценки скорости", _ref_bound_period, {"bound": bound}, [
+        Task("bound_period", "Период P* = 2e√κ из оценки скорости", {"bound": bound}, [
             Check("bound_period", "κ = 100", "bound", dict(kappa=100.0), rtol=1e-10,
                   hint="минимизируйте по P множитель за шаг (4κ/P²)^(1/P): продифференцируйте его логарифм"),
             Check("bound_period", "κ = 1", "bound", dict(kappa=1.0), rtol=1e-10,
                   hint="ρ* — множитель оценки за один шаг при P = P*"),
-        ]),
-        Task("nesterov_period", "Метод Нестерова с рестартом каждые P шагов", _ref_nesterov_period,
+        ], forbid=LECTURE_RULES),
+        Task("nesterov_period", "Метод Нестерова с рестартом каждые P шагов",
              {"period_run": period_run}, [
                  Check("nesterov_period", "период больше числа шагов: рестартов нет", "period_run",
                        dict(_RUN_PUB, steps=30, period=100), steps=True,
@@ -144,8 +118,8 @@ EXERCISE = Exercise(
                  Check("nesterov_period", "рестарт каждые 12 шагов, 60 шагов", "period_run",
                        dict(_RUN_PUB, steps=60, period=12), steps=True, weight=2,
                        hint="рестарт после шагов P, 2P, 3P, …: следующий шаг снова с j = 1, без импульса"),
-             ], figure=_figure),
-        Task("steps_to_eps", "Число шагов, после которого ошибка остаётся ниже ε", _ref_steps_to_eps,
+             ], figure=_FIGURE, forbid=METHOD_RULES),
+        Task("steps_to_eps", "Число шагов, после которого ошибка остаётся ниже ε",
              {"tolerance_steps": tolerance_steps}, [
                  Check("steps_to_eps", "горб ряби возвращается выше порога", "tolerance_steps",
                        dict(gap=_GAP_PUB, tol=1e-3),
@@ -153,12 +127,12 @@ EXERCISE = Exercise(
                  Check("steps_to_eps", "точность не достигнута", "tolerance_steps",
                        dict(gap=[1.0, 0.5, 0.2, 0.1], tol=1e-3),
                        hint="если последнее значение выше порога, верните None"),
-             ]),
-        Task("best_period", "Лучший период рестартов по измерению", _ref_best_period, {"best": best}, [
+             ], forbid=LECTURE_RULES),
+        Task("best_period", "Лучший период рестартов по измерению", {"best": best}, [
             Check("best_period", "κ = 30, восемь периодов", "best",
                   dict(_RUN_PUB, steps=250, periods=[3, 6, 10, 15, 20, 30, 45, 70], tol=1e-10),
                   hint="для каждого P запустите метод, посчитайте f(x_k) − f* и число шагов до точности; "
                        "периоды, не достигшие точности, пропускайте"),
-        ]),
+        ], forbid=METHOD_RULES + LECTURE_RULES),
     ],
 )

@@ -6,55 +6,31 @@ Tasks (the functions the student writes)::
     optimistic_gda_step(x, y, x_prev, y_prev, B, lr) -> (x_new, y_new)
     bilinear_rates(B, lr) -> (rho_eg, rho_ogda)
 
-The game field is :math:`F(x, y) = (By, -B^\top x)`. The references take the field from
-``torch.autograd`` of :math:`f = x^\top B y`; for :math:`B = (1)` their trajectories are those of
+The game field is :math:`F(x, y) = (By, -B^\top x)`. The references (in the answer key
+``solutions/hidden/08-1-ekstragradient.py``) take the field from ``torch.autograd`` of
+:math:`f = x^\top B y`; for :math:`B = (1)` their trajectories are those of
 :func:`optviz.problems.games.extragradient` / :func:`~optviz.problems.games.optimistic_gda` (the
-figure draws the library's runs). The rates come from the singular values (``numpy.linalg.svd``):
-with :math:`B = U\Sigma V^\top` the game splits into the games :math:`\sigma_i x_i' y_i'`, each the game
-:math:`xy` with the step :math:`\eta\sigma_i`, so the per-step factor of :math:`\|z_k\|` is
-:math:`\max_i \rho(\eta\sigma_i)` with :func:`~optviz.problems.games.extragradient_rate` and
-:func:`~optviz.problems.games.ogda_rate`.
+figure draws the stored reference run under those names). The rates come from the singular values
+(``numpy.linalg.svd``): with :math:`B = U\Sigma V^\top` the game splits into the games
+:math:`\sigma_i x_i' y_i'`, each the game :math:`xy` with the step :math:`\eta\sigma_i`, so the
+per-step factor of :math:`\|z_k\|` is :math:`\max_i \rho(\eta\sigma_i)` with
+:func:`~optviz.problems.games.extragradient_rate` and :func:`~optviz.problems.games.ogda_rate`. The task
+functions may use neither ``optviz.problems.games`` nor ``optviz.course.lecture_08``, the steps not
+``optviz.optim`` either.
 """
 
 from __future__ import annotations
 
 import numpy as np
-import torch
 
-from ..spec import AnswerError, Check, Exercise, Task, as_float_array, as_pair
+from ..spec import AnswerError, Check, Exercise, Figure, Task, as_float_array, as_pair
 
-__all__ = ["EXERCISE", "game_field", "eg_run", "ogda_run"]
+__all__ = ["EXERCISE", "eg_run", "ogda_run", "RATE_RULES", "STEP_RULES"]
 
-
-# -- references -------------------------------------------------------------------------------
-
-def game_field(B, x, y) -> tuple[np.ndarray, np.ndarray]:
-    r"""The field :math:`(\nabla_x f, -\nabla_y f)` of :math:`f = x^\top B y`, by ``torch.autograd``."""
-    xt = torch.tensor(np.asarray(x, dtype=np.float64), requires_grad=True)
-    yt = torch.tensor(np.asarray(y, dtype=np.float64), requires_grad=True)
-    f = xt @ torch.tensor(np.asarray(B, dtype=np.float64)) @ yt
-    gx, gy = torch.autograd.grad(f, (xt, yt))
-    return gx.numpy(), -gy.numpy()
-
-
-def _ref_extragradient_step(x, y, B, lr):
-    fx, fy = game_field(B, x, y)
-    x_half, y_half = np.asarray(x) - lr * fx, np.asarray(y) - lr * fy
-    hx, hy = game_field(B, x_half, y_half)
-    return np.asarray(x) - lr * hx, np.asarray(y) - lr * hy
-
-
-def _ref_optimistic_gda_step(x, y, x_prev, y_prev, B, lr):
-    fx, fy = game_field(B, x, y)
-    px, py = game_field(B, x_prev, y_prev)
-    return np.asarray(x) - 2 * lr * fx + lr * px, np.asarray(y) - 2 * lr * fy + lr * py
-
-
-def _ref_bilinear_rates(B, lr):
-    from ...problems.games import extragradient_rate, ogda_rate
-
-    sigmas = np.linalg.svd(np.asarray(B, dtype=np.float64), compute_uv=False)
-    return (max(extragradient_rate(lr * s) for s in sigmas), max(ogda_rate(lr * s) for s in sigmas))
+#: what the rates may not use (besides optviz.grading): the library's games and the lecture's helpers
+RATE_RULES = ("optviz.problems.games", "optviz.course.lecture_08")
+#: what the steps may not use: the same and the library's optimizers (extragradient of OptimisticMirrorProx)
+STEP_RULES = RATE_RULES + ("optviz.optim",)
 
 
 # -- drivers ------------------------------------------------------------------------------------
@@ -121,24 +97,21 @@ def rates(fn, *, B, lr):
 
 # -- figure -------------------------------------------------------------------------------------
 
-def _figure(kind: str):
-    def figure(step):
+_FIG_LR, _FIG_STEPS, _FIG_Z0 = 0.3, 60, np.array([1.0, 0.5])
+
+
+def _figure(kind: str) -> Figure:
+    def draw(reference, student):
         import plotly.graph_objects as go
         from plotly.subplots import make_subplots
 
-        from ...problems.games import extragradient, optimistic_gda
-
-        lr, steps, z0 = 0.3, 60, np.array([1.0, 0.5])
-        B = np.array([[1.0]])
+        lr, steps = _FIG_LR, _FIG_STEPS
         if kind == "eg":
-            ref = extragradient(z0, lr, steps)
-            got = eg_run(step, B=B, x0=z0[:1], y0=z0[1:], lr=lr, steps=steps)
             name, lib = "экстраградиент", "games.extragradient"
         else:
-            ref = optimistic_gda(z0, lr, steps)
-            got = ogda_run(step, B=B, x0=z0[:1], y0=z0[1:], lr=lr, steps=steps)
             name, lib = "оптимистичный GDA", "games.optimistic_gda"
-        mine = np.column_stack([got["x"][:, 0], got["y"][:, 0]])
+        ref = np.column_stack([reference["x"][:, 0], reference["y"][:, 0]])
+        mine = np.column_stack([student["x"][:, 0], student["y"][:, 0]])
         fig = make_subplots(rows=1, cols=2, column_widths=[0.45, 0.55], horizontal_spacing=0.1,
                             subplot_titles=("траектория на плоскости (x, y)", "‖z<sub>k</sub>‖, логарифмическая шкала"))
         k = np.arange(steps + 1)
@@ -157,7 +130,8 @@ def _figure(kind: str):
         fig.update_layout(title=f"{name.capitalize()} на игре xy (B = 1): η = {lr}, {steps} шагов", height=440,
                           legend=dict(orientation="h", y=-0.15, x=0.0))
         return fig
-    return figure
+    inputs = dict(B=[[1.0]], x0=_FIG_Z0[:1], y0=_FIG_Z0[1:], lr=_FIG_LR, steps=_FIG_STEPS)
+    return Figure("eg_run" if kind == "eg" else "ogda_run", inputs, draw)
 
 
 # -- public checks ------------------------------------------------------------------------------
@@ -169,7 +143,7 @@ EXERCISE = Exercise(
     id="08-1-ekstragradient",
     title="Экстраградиент и оптимистичный GDA на билинейной игре",
     tasks=[
-        Task("extragradient_step", "Шаг экстраградиента для min_x max_y xᵀBy", _ref_extragradient_step,
+        Task("extragradient_step", "Шаг экстраградиента для min_x max_y xᵀBy",
              {"eg_one": eg_one, "eg_run": eg_run}, [
                  Check("extragradient_step", "один шаг, B 2×2", "eg_one",
                        dict(x=[1.0, -0.5], y=[0.3, 0.7], B=_B2, lr=0.2), rtol=1e-9,
@@ -180,8 +154,8 @@ EXERCISE = Exercise(
                  Check("extragradient_step", "прямоугольная B 2×3, 15 шагов", "eg_run",
                        dict(B=_B23, x0=[0.5, -1.0], y0=[1.0, 0.2, -0.4], lr=0.4, steps=15), steps=True, weight=2,
                        hint="∇ₓ(xᵀBy) = By, ∇_y(xᵀBy) = Bᵀx; следите за транспонированием"),
-             ], figure=_figure("eg")),
-        Task("optimistic_gda_step", "Шаг оптимистичного GDA для min_x max_y xᵀBy", _ref_optimistic_gda_step,
+             ], figure=_figure("eg"), forbid=STEP_RULES),
+        Task("optimistic_gda_step", "Шаг оптимистичного GDA для min_x max_y xᵀBy",
              {"ogda_one": ogda_one, "ogda_run": ogda_run}, [
                  Check("optimistic_gda_step", "первый шаг (прошлая точка = текущей)", "ogda_one",
                        dict(x=[1.0, -0.5], y=[0.3, 0.7], x_prev=[1.0, -0.5], y_prev=[0.3, 0.7], B=_B2, lr=0.2),
@@ -192,8 +166,8 @@ EXERCISE = Exercise(
                  Check("optimistic_gda_step", "прямоугольная B 2×3, 15 шагов", "ogda_run",
                        dict(B=_B23, x0=[0.5, -1.0], y0=[1.0, 0.2, -0.4], lr=0.3, steps=15), steps=True, weight=2,
                        hint="поле прошлой точки считается в z_{k−1}, а не в пробной точке"),
-             ], figure=_figure("ogda")),
-        Task("bilinear_rates", "Множители сходимости через сингулярные числа B", _ref_bilinear_rates,
+             ], figure=_figure("ogda"), forbid=STEP_RULES),
+        Task("bilinear_rates", "Множители сходимости через сингулярные числа B",
              {"rates": rates}, [
                  Check("bilinear_rates", "игра xy (B = 1), η = 0.5", "rates", dict(B=[[1.0]], lr=0.5), rtol=1e-8,
                        hint="для xy: экстраградиент √(1 − η² + η⁴); у OGDA — наибольший модуль корня "
@@ -201,6 +175,6 @@ EXERCISE = Exercise(
                  Check("bilinear_rates", "диагональная B, η = 0.3", "rates", dict(B=np.diag([2.0, 0.5]), lr=0.3),
                        rtol=1e-8, hint="каждое сингулярное число σ даёт игру xy с шагом ησ; нужен худший (наибольший) "
                                        "множитель, и это не обязательно σ_max"),
-             ]),
+             ], forbid=RATE_RULES),
     ],
 )

@@ -7,59 +7,33 @@ Tasks (the functions the student writes)::
     matrix_game_gap(A, x, y) -> float
     kl_potential(x_star, y_star, x, y) -> float
 
-Game :math:`\min_{x\in\Delta_m}\max_{y\in\Delta_n} x^\top A y`. The conventions are those of
+Game :math:`\min_{x\in\Delta_m}\max_{y\in\Delta_n} x^\top A y`. The references (in the answer key
+``solutions/hidden/08-2-optimistichnye-vesa.py``) follow the conventions of
 :func:`optviz.problems.games.multiplicative_weights` and :func:`~optviz.problems.games.optimistic_mw`:
 simultaneous updates, every update one :func:`optviz.optim._functional.kl_mirror_step` (the x player
 descends :math:`Ay`, the y player descends :math:`-A^\top x`), the optimistic signal
 :math:`2\ell_t - \ell_{t-1}` with :math:`\ell_{-1} = \ell_0` (the drivers pass ``x_prev = x0`` on the
 first step, so the first step is plain MW). The gap and the potential are
 :meth:`MatrixGame.gap <optviz.problems.games.MatrixGame.gap>` and
-:meth:`MatrixGame.kl_to_equilibrium <optviz.problems.games.MatrixGame.kl_to_equilibrium>`.
+:meth:`MatrixGame.kl_to_equilibrium <optviz.problems.games.MatrixGame.kl_to_equilibrium>`. The task
+functions may use neither ``optviz.problems.games`` nor ``optviz.course.lecture_08``, the steps not
+``optviz.optim`` (``kl_mirror_step``) either.
 """
 
 from __future__ import annotations
 
 import numpy as np
-import torch
 
-from ..spec import AnswerError, Check, Exercise, Task, as_float_array, as_pair
+from ...problems.games import rock_paper_scissors
+from ..spec import AnswerError, Check, Exercise, Figure, Task, as_float_array, as_pair
 
-__all__ = ["EXERCISE", "mw_run", "omw_run"]
+__all__ = ["EXERCISE", "mw_run", "omw_run", "MEASURE_RULES", "STEP_RULES"]
 
-
-# -- references -------------------------------------------------------------------------------
-
-def _t(v) -> torch.Tensor:
-    return torch.tensor(np.asarray(v, dtype=np.float64))
-
-
-def _ref_mw_step(x, y, A, lr):
-    from ...optim._functional import kl_mirror_step
-
-    A, x, y = _t(A), _t(x), _t(y)
-    return kl_mirror_step(x, A @ y, lr).numpy(), kl_mirror_step(y, -(A.T @ x), lr).numpy()
-
-
-def _ref_optimistic_mw_step(x, y, x_prev, y_prev, A, lr):
-    from ...optim._functional import kl_mirror_step
-
-    A, x, y, xp, yp = _t(A), _t(x), _t(y), _t(x_prev), _t(y_prev)
-    gx, gy = A @ y, -(A.T @ x)
-    gx_prev, gy_prev = A @ yp, -(A.T @ xp)
-    return (kl_mirror_step(x, 2 * gx - gx_prev, lr).numpy(), kl_mirror_step(y, 2 * gy - gy_prev, lr).numpy())
-
-
-def _ref_matrix_game_gap(A, x, y):
-    from ...problems.games import MatrixGame
-
-    return float(MatrixGame(A).gap(x, y))
-
-
-def _ref_kl_potential(x_star, y_star, x, y):
-    from ...problems.games import MatrixGame
-
-    game = MatrixGame(np.zeros((len(x_star), len(y_star))), equilibrium=(x_star, y_star))
-    return float(game.kl_to_equilibrium(x, y))
+#: what the gap and the potential may not use (besides optviz.grading): the library's games and the
+#: lecture's helpers
+MEASURE_RULES = ("optviz.problems.games", "optviz.course.lecture_08")
+#: what the steps may not use: the same and the library's optimizers (``kl_mirror_step``)
+STEP_RULES = MEASURE_RULES + ("optviz.optim",)
 
 
 # -- drivers ------------------------------------------------------------------------------------
@@ -135,22 +109,20 @@ _TRI = np.array([[0.0, 0.0], [1.0, 0.0], [0.5, np.sqrt(3) / 2]])
 _X0, _Y0 = [0.5, 0.3, 0.2], [0.2, 0.5, 0.3]
 
 
-def _figure(optimistic: bool):
-    def figure(step):
+_FIG_GAME = rock_paper_scissors()
+_FIG_LR, _FIG_STEPS = 0.3, 150
+
+
+def _figure(optimistic: bool) -> Figure:
+    def draw(reference, student):
         import plotly.graph_objects as go
         from plotly.subplots import make_subplots
 
-        from ...problems.games import multiplicative_weights, optimistic_mw, rock_paper_scissors
-
-        game = rock_paper_scissors()
-        lr, steps = 0.3, 150
+        game = _FIG_GAME
+        lr, steps = _FIG_LR, _FIG_STEPS
         if optimistic:
-            ref = optimistic_mw(game, _X0, _Y0, lr=lr, steps=steps)
-            got = omw_run(step, A=game.A, x0=_X0, y0=_Y0, lr=lr, steps=steps)
             name, lib = "Оптимистичные MW", "games.optimistic_mw"
         else:
-            ref = multiplicative_weights(game, _X0, _Y0, lr=lr, steps=steps)
-            got = mw_run(step, A=game.A, x0=_X0, y0=_Y0, lr=lr, steps=steps)
             name, lib = "Мультипликативные веса", "games.multiplicative_weights"
         fig = make_subplots(rows=1, cols=2, column_widths=[0.45, 0.55], horizontal_spacing=0.08,
                             subplot_titles=("x<sub>t</sub> на симплексе (камень, ножницы, бумага)",
@@ -159,8 +131,8 @@ def _figure(optimistic: bool):
         fig.add_trace(go.Scatter(x=tri[:, 0], y=tri[:, 1], mode="lines", line=dict(color="#999", width=1),
                                  showlegend=False, hoverinfo="skip"), row=1, col=1)
         k = np.arange(steps + 1)
-        for (X, Y), label, color, width in (((ref.x, ref.y), f"эталон: {lib}", "#1f77b4", 4),
-                                            ((got["x"], got["y"]), "ваша реализация", "#ff7f0e", 2)):
+        for (X, Y), label, color, width in (((reference["x"], reference["y"]), f"эталон: {lib}", "#1f77b4", 4),
+                                            ((student["x"], student["y"]), "ваша реализация", "#ff7f0e", 2)):
             P = X @ _TRI
             fig.add_trace(go.Scatter(x=P[:, 0], y=P[:, 1], mode="lines", name=label, legendgroup=label,
                                      line=dict(color=color, width=width)), row=1, col=1)
@@ -177,7 +149,8 @@ def _figure(optimistic: bool):
         fig.update_layout(title=f"{name} на игре «камень, ножницы, бумага»: η = {lr}, {steps} шагов", height=440,
                           legend=dict(orientation="h", y=-0.15, x=0.0))
         return fig
-    return figure
+    inputs = dict(A=_FIG_GAME.A, x0=_X0, y0=_Y0, lr=_FIG_LR, steps=_FIG_STEPS)
+    return Figure("omw_run" if optimistic else "mw_run", inputs, draw)
 
 
 # -- public checks ------------------------------------------------------------------------------
@@ -189,7 +162,7 @@ EXERCISE = Exercise(
     id="08-2-optimistichnye-vesa",
     title="Мультипликативные веса и оптимистичные MW на матричной игре",
     tasks=[
-        Task("mw_step", "Шаг одновременных мультипликативных весов", _ref_mw_step,
+        Task("mw_step", "Шаг одновременных мультипликативных весов",
              {"mw_one": mw_one, "mw_run": mw_run}, [
                  Check("mw_step", "один шаг, «камень, ножницы, бумага»", "mw_one",
                        dict(x=_X0, y=_Y0, A=_RPS, lr=0.3), rtol=1e-9,
@@ -197,8 +170,8 @@ EXERCISE = Exercise(
                  Check("mw_step", "прямоугольная A 2×3, 20 шагов", "mw_run",
                        dict(A=_A23, x0=[0.7, 0.3], y0=[0.2, 0.3, 0.5], lr=0.4, steps=20), steps=True, weight=2,
                        hint="шаги одновременные: y обновляется по старому x, а не по x⁺"),
-             ], figure=_figure(False)),
-        Task("optimistic_mw_step", "Шаг оптимистичных мультипликативных весов", _ref_optimistic_mw_step,
+             ], figure=_figure(False), forbid=STEP_RULES),
+        Task("optimistic_mw_step", "Шаг оптимистичных мультипликативных весов",
              {"omw_one": omw_one, "omw_run": omw_run}, [
                  Check("optimistic_mw_step", "первый шаг (прошлая точка = текущей)", "omw_one",
                        dict(x=_X0, y=_Y0, x_prev=_X0, y_prev=_Y0, A=_RPS, lr=0.3), rtol=1e-9,
@@ -209,21 +182,21 @@ EXERCISE = Exercise(
                  Check("optimistic_mw_step", "прямоугольная A 2×3, 20 шагов", "omw_run",
                        dict(A=_A23, x0=[0.7, 0.3], y0=[0.2, 0.3, 0.5], lr=0.4, steps=20), steps=True, weight=2,
                        hint="экстраполируется вектор потерь, а не сама точка: множитель — exp(−η(2ℓ_t − ℓ_{t−1}))"),
-             ], figure=_figure(True)),
-        Task("matrix_game_gap", "Зазор двойственности матричной игры", _ref_matrix_game_gap, {"gap": gap}, [
+             ], figure=_figure(True), forbid=STEP_RULES),
+        Task("matrix_game_gap", "Зазор двойственности матричной игры", {"gap": gap}, [
             Check("matrix_game_gap", "«камень, ножницы, бумага», неравновесная пара", "gap",
                   dict(A=_RPS, x=_X0, y=_Y0), rtol=1e-9,
                   hint="gap = max_j (Aᵀx)_j − min_i (Ay)_i: лучший ответ y на x минус лучший ответ x на y"),
             Check("matrix_game_gap", "прямоугольная A 2×3", "gap", dict(A=_A23, x=[0.6, 0.4], y=[0.1, 0.6, 0.3]),
                   rtol=1e-9, hint="(Aᵀx) имеет длину n (стратегии y), (Ay) — длину m (стратегии x)"),
-        ]),
-        Task("kl_potential", "Потенциал KL(x*‖x) + KL(y*‖y)", _ref_kl_potential, {"potential": potential}, [
+        ], forbid=MEASURE_RULES),
+        Task("kl_potential", "Потенциал KL(x*‖x) + KL(y*‖y)", {"potential": potential}, [
             Check("kl_potential", "равновесие «камень, ножницы, бумага»", "potential",
                   dict(x_star=[1 / 3] * 3, y_star=[1 / 3] * 3, x=_X0, y=_Y0), rtol=1e-9,
                   hint="KL(p‖q) = Σ p_i log(p_i / q_i): первым аргументом стоит равновесие"),
             Check("kl_potential", "разные размеры игроков", "potential",
                   dict(x_star=[0.25, 0.75], y_star=[0.5, 0.2, 0.3], x=[0.5, 0.5], y=[0.2, 0.3, 0.5]), rtol=1e-9,
                   hint="потенциал — сумма двух дивергенций, по одной на игрока"),
-        ]),
+        ], forbid=MEASURE_RULES),
     ],
 )

@@ -7,7 +7,7 @@ Tasks (the functions the student writes)::
 
 ``adam_half_step`` is ALSO's ``AdamStep``: with the counter ``k`` already advanced (k ≥ 1),
 :math:`m \leftarrow \beta_1 m + (1-\beta_1)g`, :math:`v \leftarrow \beta_2 v + (1-\beta_2)g^2`,
-:math:`\delta = -\eta\,\frac{\sqrt{1-\beta_2^k}}{1-\beta_1^k}\,\frac{m}{\sqrt v + \varepsilon}`. The reference
+:math:`\delta = -\eta\,\frac{\sqrt{1-\beta_2^k}}{1-\beta_1^k}\,\frac{m}{\sqrt v + \varepsilon}`. Its reference
 is :meth:`ALSO._adam_step <optviz.optim.ALSO._adam_step>` itself.
 
 ``state`` is a dict ``theta`` (d,), ``pi`` (c,) — the base point :math:`(\theta_t, \pi_t)`; ``G_prev`` (d,)
@@ -23,9 +23,12 @@ the per-sample losses and their gradients; ``groups`` (n,) the group ids; ``hp``
 3. :math:`\theta_{t+1} = \theta_t + \mathrm{AdamStep}(G + \lambda\theta_t)` (from the base point);
 4. :math:`\pi_{t+1} = \mathrm{MD}(\pi_t, h)`.
 
-The reference runs these four steps with the pieces of :class:`optviz.optim.ALSO` (its ``_adam_step``,
-``weighted_loss`` signal and ``mirror_step``); the solution notebook and the figure check the
-student's iterates against the class's own ``step()`` (``base_point()`` and ``opt.pi``).
+The references (in the answer key ``solutions/hidden/09-1-odna-iteratsiya-also.py``) run these four
+steps with the pieces of :class:`optviz.optim.ALSO` (its ``_adam_step``, ``weighted_loss`` signal and
+``mirror_step``); the solution notebook checks the student's iterates against the class's own
+``step()`` (``base_point()`` and ``opt.pi``). The task functions may use neither ``torch.optim``,
+``optviz.optim`` nor ``optviz.course.lecture_09`` (its line-by-line ALSO); ``also_iteration`` may
+call the mirror step :func:`optviz.optim._functional.kl_mirror_step` that the notebook hands out.
 """
 
 from __future__ import annotations
@@ -33,66 +36,22 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..spec import AnswerError, Check, Exercise, Task, as_float_array
+from ...problems import Quadratic
+from ...problems.dro_toy import DROToy
+from ..spec import AnswerError, Check, Exercise, Figure, Task, as_float_array
+from ._common import race_figure, trace_from_points
 
-__all__ = ["EXERCISE", "quadratic_oracle", "also_run", "adam_quadratic", "HP_KEYS"]
+__all__ = ["EXERCISE", "quadratic_oracle", "also_run", "adam_quadratic", "toy_inputs", "HP_KEYS", "RULES",
+           "ALLOW"]
 
 HP_KEYS = ("lr", "beta1", "beta2", "eps", "weight_decay", "pi_lr", "tau", "alpha", "prior", "scale")
 STATE_KEYS = ("theta", "pi", "G_prev", "h_prev", "m", "v", "k")
 
-
-def _t(v) -> torch.Tensor:
-    return torch.tensor(np.asarray(v, dtype=np.float64))
-
-
-# -- references -------------------------------------------------------------------------------
-
-def _also(theta, hp: dict, n_groups: int):
-    from ...optim import ALSO
-
-    p = _t(theta)
-    opt = ALSO([p], n_groups=n_groups, lr=float(hp["lr"]), betas=(float(hp["beta1"]), float(hp["beta2"])),
-               eps=float(hp["eps"]), weight_decay=float(hp["weight_decay"]), pi_lr=float(hp["pi_lr"]),
-               pi_decay=float(hp["tau"]), alpha=float(hp["alpha"]), prior=np.asarray(hp["prior"], float).tolist(),
-               loss_scale=float(hp["scale"]))
-    return opt, p
-
-
-def _ref_adam_half_step(g, m, v, k, lr, beta1, beta2, eps):
-    opt, p = _also(np.zeros_like(np.asarray(g, float)),
-                   dict(lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=0.0, pi_lr=0.0, tau=0.0, alpha=1.0,
-                        prior=[1.0], scale=1.0), 1)
-    st = opt.state[p]
-    st["step"], st["exp_avg"], st["exp_avg_sq"] = int(k) - 1, _t(m), _t(v)
-    delta = opt._adam_step(p, _t(g), opt.param_groups[0])
-    return delta.numpy(), st["exp_avg"].numpy(), st["exp_avg_sq"].numpy()
-
-
-def _ref_also_iteration(state, oracle, groups, hp):
-    groups_t = torch.as_tensor(np.asarray(groups), dtype=torch.long)
-    opt, p = _also(state["theta"], hp, len(hp["prior"]))
-    group = opt.param_groups[0]
-    st = opt.state[p]
-    st["step"], st["exp_avg"], st["exp_avg_sq"] = int(state["k"]), _t(state["m"]), _t(state["v"])
-    lam, alpha = group["weight_decay"], group["alpha"]
-    theta, pi = _t(state["theta"]), _t(state["pi"])
-    # 1. extrapolation (none on the first iteration)
-    if state["G_prev"] is None:
-        theta_half, pi_half = theta, pi
-    else:
-        theta_half = theta + opt._adam_step(p, alpha * _t(state["G_prev"]) + lam * theta, group)
-        pi_half = opt.mirror_step(pi, _t(state["h_prev"]))
-    # 2. one oracle call at (θ½, π½): the weighted gradient and the group signal of ALSO
-    losses, grads = oracle(theta_half.numpy().copy())
-    opt._pi_half = pi_half
-    opt.weighted_loss(_t(losses), groups_t)
-    h = opt._take_signal()
-    G = (pi_half[groups_t] * opt.loss_scale) @ _t(grads)
-    # 3. Adam from the base point θ_t;  4. mirror step from π_t
-    theta_new = theta + opt._adam_step(p, G + lam * theta, group)
-    pi_new = opt.mirror_step(pi, h)
-    return dict(theta=theta_new.numpy(), pi=pi_new.numpy(), G_prev=G.numpy(), h_prev=h.numpy(),
-                m=st["exp_avg"].numpy(), v=st["exp_avg_sq"].numpy(), k=int(st["step"]))
+#: what the task functions may not use (besides optviz.grading): the optimizers (ALSO and its
+#: ``_adam_step``, torch's Adam) and the lecture's line-by-line ALSO
+RULES = ("torch.optim", "optviz.optim", "optviz.course.lecture_09")
+#: the mirror step the notebook hands to the student (its first cell, ``md_step``)
+ALLOW = ("optviz.optim._functional.kl_mirror_step",)
 
 
 # -- the oracle of the checks: quadratic per-sample losses --------------------------------------
@@ -193,8 +152,6 @@ def also_run(fn, *, centers, curvatures, groups, theta0, hp, steps):
 
 def toy_inputs(problem=None, prior: str = "inverse_frequency", **hp) -> dict:
     """Driver inputs (``centers``, ``curvatures``, ``groups``, ``theta0``, ``hp``) for a :class:`DROToy`."""
-    from ...problems.dro_toy import DROToy
-
     p = problem if problem is not None else DROToy()
     full = dict(lr=0.05, beta1=0.9, beta2=0.999, eps=float(torch.finfo(torch.float32).eps), weight_decay=1e-3,
                 pi_lr=0.5, tau=0.5, alpha=1.0, prior=p.prior(prior), scale=p.n_groups / p.n_samples)
@@ -203,52 +160,31 @@ def toy_inputs(problem=None, prior: str = "inverse_frequency", **hp) -> dict:
                 hp=full)
 
 
-def also_class_run(problem, steps: int, hp: dict) -> dict:
-    """:class:`optviz.optim.ALSO` itself on a :class:`DROToy` (float64): base points and π per iteration."""
-    from ...optim import ALSO
-
-    x = torch.tensor(np.asarray(problem.start, float), dtype=torch.float64, requires_grad=True)
-    opt = ALSO([x], n_groups=problem.n_groups, lr=hp["lr"], betas=(hp["beta1"], hp["beta2"]), eps=hp["eps"],
-               weight_decay=hp["weight_decay"], pi_lr=hp["pi_lr"], pi_decay=hp["tau"], alpha=hp["alpha"],
-               prior=np.asarray(hp["prior"], float).tolist(), loss_scale=hp["scale"])
-    thetas, pis = [x.detach().clone().numpy()], [opt.pi.numpy()]
-    for _ in range(int(steps)):
-        opt.zero_grad()
-        opt.weighted_loss(problem.losses(x), groups=problem.groups).backward()
-        opt.step()
-        with opt.base_point():
-            thetas.append(x.detach().clone().numpy())
-        pis.append(opt.pi.numpy())
-    return dict(theta=np.array(thetas), pi=np.array(pis), k=int(opt.state[x]["step"]))
-
-
 # -- figures ------------------------------------------------------------------------------------
 
-def _adam_figure(fn):
-    from ...problems import Quadratic
-    from ._common import race_figure, trace_from_points
+_ADAM_Q = Quadratic(kappa=20, angle_deg=30)
 
-    q = Quadratic(kappa=20, angle_deg=30)
-    kw = dict(lr=0.3, beta1=0.9, beta2=0.999, eps=0.0, steps=60)
-    ref = adam_quadratic(_ref_adam_half_step, matrix=q.matrix, center=q.center, x0=q.start, **kw)["x"]
-    pts = adam_quadratic(fn, matrix=q.matrix, center=q.center, x0=q.start, **kw)["x"]
-    return race_figure(q, trace_from_points(q, ref, "Adam"), pts,
+
+def _adam_draw(reference, student):
+    return race_figure(_ADAM_Q, trace_from_points(_ADAM_Q, reference["x"], "Adam"), student["x"],
                        "Шаги AdamStep на квадратичной функции κ = 20: η = 0.3, β = (0.9, 0.999)",
                        reference_label="эталон: AdamStep из optviz.optim.ALSO")
 
 
-def _also_figure(fn):
-    from ...problems.dro_toy import DROToy
-    from ._common import race_figure, trace_from_points
+_ADAM_FIGURE = Figure("adam_quadratic", dict(matrix=_ADAM_Q.matrix, center=_ADAM_Q.center, x0=_ADAM_Q.start,
+                                             lr=0.3, beta1=0.9, beta2=0.999, eps=0.0, steps=60), _adam_draw)
 
-    toy = DROToy()
-    inputs = toy_inputs(toy)
-    steps = 60
-    ref = also_class_run(toy, steps, inputs["hp"])
-    pts = also_run(fn, steps=steps, **inputs)["theta"]
-    return race_figure(toy, trace_from_points(toy, ref["theta"], "ALSO"), pts,
-                       f"ALSO на игрушке DROToy: {steps} итераций, η = 0.05, η_π = 0.5, τ = 0.5, π̂ ∝ 1/размер",
+_TOY = DROToy()
+_TOY_STEPS = 60
+
+
+def _also_draw(reference, student):
+    return race_figure(_TOY, trace_from_points(_TOY, reference["theta"], "ALSO"), student["theta"],
+                       f"ALSO на игрушке DROToy: {_TOY_STEPS} итераций, η = 0.05, η_π = 0.5, τ = 0.5, π̂ ∝ 1/размер",
                        reference_label="эталон: optviz.optim.ALSO (base_point)")
+
+
+_ALSO_FIGURE = Figure("also_run", dict(steps=_TOY_STEPS, **toy_inputs(_TOY)), _also_draw)
 
 
 # -- public checks ------------------------------------------------------------------------------
@@ -262,7 +198,7 @@ EXERCISE = Exercise(
     id="09-1-odna-iteratsiya-also",
     title="Одна итерация ALSO",
     tasks=[
-        Task("adam_half_step", "Полушаг Adam в форме ALSO (AdamStep)", _ref_adam_half_step,
+        Task("adam_half_step", "Полушаг Adam в форме ALSO (AdamStep)",
              {"adam_one": adam_one, "adam_quadratic": adam_quadratic}, [
                  Check("adam_half_step", "первый шаг из нулевых моментов", "adam_one",
                        dict(g=[0.5, -2.0, 1.0], m=[0.0] * 3, v=[0.0] * 3, k=1, lr=0.1, beta1=0.9, beta2=0.999,
@@ -276,8 +212,8 @@ EXERCISE = Exercise(
                        dict(matrix=[[3.0, 1.0], [1.0, 2.0]], center=[1.0, -1.0], x0=[-1.0, 2.0], lr=0.1, beta1=0.9,
                             beta2=0.999, eps=1e-8, steps=40), steps=True, weight=2,
                        hint="моменты: m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g²; верните новые m и v"),
-             ], figure=_adam_figure),
-        Task("also_iteration", "Полная итерация ALSO", _ref_also_iteration, {"also_one": also_one, "also_run": also_run}, [
+             ], figure=_ADAM_FIGURE, forbid=RULES),
+        Task("also_iteration", "Полная итерация ALSO", {"also_one": also_one, "also_run": also_run}, [
             Check("also_iteration", "первая итерация (без экстраполяции)", "also_one",
                   dict(theta=[0.0, 0.0], pi=[0.4, 0.6], G_prev=None, h_prev=None, m=[0.0, 0.0], v=[0.0, 0.0], k=0,
                        hp=_HP, **_SMALL), rtol=1e-10, atol=1e-12,
@@ -291,6 +227,6 @@ EXERCISE = Exercise(
             Check("also_iteration", "10 итераций", "also_run",
                   dict(theta0=[0.0, -0.5], steps=10, hp=_HP, **_SMALL), steps=True, weight=2, rtol=1e-9, atol=1e-12,
                   hint="одно состояние Adam на оба полушага: после T итераций k = 2T − 1"),
-        ], figure=_also_figure),
+        ], figure=_ALSO_FIGURE, forbid=RULES, allow=ALLOW),
     ],
 )

@@ -12,46 +12,27 @@ The step is ALSO's :math:`\mathrm{MD}(\pi, h) = \mathrm{softmax}\big((\log\pi + 
 :func:`optviz.course.lecture_09.closed_form_pi` with the group losses :math:`F = -h`. The centred
 log-weights approach those of π* by exactly the factor :math:`1/(1+\eta_\pi\tau)` per step;
 ``steps_to_fixed_point`` counts the first ``k`` with :math:`\|\pi_k - \pi^\star\|_1 \le` ``tol``.
+
+The references live in the answer key ``solutions/hidden/09-2-zerkalnyi-shag-pi.py``. The task
+functions may not use the library's mirror steps and closed forms: ``optviz.optim`` (``kl_mirror_step``,
+``ALSO.mirror_step``) and the lectures 08–10 (``softmax_form``, ``dro_inner``, ``closed_form_pi``,
+``kl_worst_case``, ``pi_from_losses``).
 """
 
 from __future__ import annotations
 
 import numpy as np
-import torch
 
-from ..spec import AnswerError, Check, Exercise, Task, as_float_array
+from ..spec import AnswerError, Check, Exercise, Figure, Task, as_float_array
 
-__all__ = ["EXERCISE", "md_run"]
+__all__ = ["EXERCISE", "md_run", "RULES"]
 
+#: the step limit of ``steps_to_fixed_point`` (10⁵, as the exercise says)
 MAX_STEPS = 100_000
 
-
-def _t(v) -> torch.Tensor:
-    return torch.tensor(np.asarray(v, dtype=np.float64))
-
-
-# -- references -------------------------------------------------------------------------------
-
-def _ref_mirror_step_with_prior(pi, h, pi_lr, tau, prior):
-    from ...optim._functional import kl_mirror_step
-
-    return kl_mirror_step(_t(pi), _t(h), pi_lr, decay=tau, prior=_t(prior)).numpy()
-
-
-def _ref_mirror_fixed_point(h, tau, prior):
-    from ...course.lecture_09 import closed_form_pi
-
-    return closed_form_pi(-np.asarray(h, dtype=np.float64), tau, prior)
-
-
-def _ref_steps_to_fixed_point(pi0, h, pi_lr, tau, prior, tol):
-    star = _ref_mirror_fixed_point(h, tau, prior)
-    pi = np.asarray(pi0, dtype=np.float64)
-    for k in range(MAX_STEPS):
-        if np.abs(pi - star).sum() <= tol:
-            return k
-        pi = _ref_mirror_step_with_prior(pi, h, pi_lr, tau, prior)
-    return MAX_STEPS
+#: what the task functions may not use (besides optviz.grading): the library's KL mirror step and
+#: the closed forms of its fixed point
+RULES = ("optviz.optim", "optviz.course.lecture_08", "optviz.course.lecture_09", "optviz.course.lecture_10")
 
 
 # -- drivers ------------------------------------------------------------------------------------
@@ -107,16 +88,28 @@ def count(fn, *, pi0, h, pi_lr, tau, prior, tol):
     return {"steps": k}
 
 
+def md_paths(fn, *, pi0, h, pi_lrs, tau, prior, steps, settle):
+    """Figure driver: ``md_run`` for every step size of ``pi_lrs`` (``{"pi": (len(pi_lrs), K+1, c)}``) and
+    where ``settle`` steps with the last step size end (``"limit"``: the fixed point, for a correct step)."""
+    paths = [md_run(fn, pi0=pi0, h=h, pi_lr=lr, tau=tau, prior=prior, steps=steps)["pi"] for lr in pi_lrs]
+    limit = md_run(fn, pi0=pi0, h=h, pi_lr=pi_lrs[-1], tau=tau, prior=prior, steps=settle)["pi"][-1]
+    return {"pi": np.array(paths), "limit": limit}
+
+
 # -- figure -------------------------------------------------------------------------------------
 
 _TRI = np.array([[0.0, 0.0], [1.0, 0.0], [0.5, np.sqrt(3) / 2]])
 
+#: the figure: 25 steps with a constant h for two step sizes; π* is where ``settle`` reference steps end
+_FIG = dict(pi0=[0.6, 0.3, 0.1], h=[-2.0, -0.5, -1.5], pi_lrs=[0.4, 2.0], tau=0.5, prior=[0.2, 0.3, 0.5], steps=25,
+            settle=100)
 
-def _figure(fn):
+
+def _draw(reference, student):
     import plotly.graph_objects as go
 
-    pi0, h, prior, tau = [0.6, 0.3, 0.1], [-2.0, -0.5, -1.5], [0.2, 0.3, 0.5], 0.5
-    star = _ref_mirror_fixed_point(h, tau, prior)
+    prior, tau = _FIG["prior"], _FIG["tau"]
+    star = reference["limit"]                      # the reference steps settle at π*
     fig = go.Figure()
     tri = np.vstack([_TRI, _TRI[:1]])
     fig.add_trace(go.Scatter(x=tri[:, 0], y=tri[:, 1], mode="lines", line=dict(color="#999", width=1),
@@ -124,9 +117,9 @@ def _figure(fn):
     fig.add_trace(go.Scatter(x=_TRI[:, 0], y=_TRI[:, 1] + np.array([-0.05, -0.05, 0.04]), mode="text",
                              text=["группа 1", "группа 2", "группа 3"], showlegend=False, hoverinfo="skip"))
     styles = (("эталон: kl_mirror_step", "#1f77b4", 4, "lines+markers"), ("ваша реализация", "#ff7f0e", 2, "lines+markers"))
-    for pi_lr, dash in ((0.4, "solid"), (2.0, "dot")):
-        for fn_, (label, color, width, mode) in zip((_ref_mirror_step_with_prior, fn), styles):
-            P = md_run(fn_, pi0=pi0, h=h, pi_lr=pi_lr, tau=tau, prior=prior, steps=25)["pi"] @ _TRI
+    for i, (pi_lr, dash) in enumerate(zip(_FIG["pi_lrs"], ("solid", "dot"))):
+        for value, (label, color, width, mode) in zip((reference, student), styles):
+            P = value["pi"][i] @ _TRI
             fig.add_trace(go.Scatter(x=P[:, 0], y=P[:, 1], mode=mode, name=f"{label}, η_π = {pi_lr}",
                                      line=dict(color=color, width=width, dash=dash), marker=dict(size=4)))
     s = star @ _TRI
@@ -137,9 +130,12 @@ def _figure(fn):
                              marker=dict(symbol="diamond", size=10, color="#2ca02c")))
     fig.update_xaxes(visible=False, range=[-0.05, 1.05])
     fig.update_yaxes(visible=False, range=[-0.1, 0.95], scaleanchor="x", scaleratio=1)
-    fig.update_layout(title=f"25 зеркальных шагов с постоянным h, τ = {tau}: путь π на симплексе трёх групп",
-                      height=480, legend=dict(orientation="h", y=-0.05, x=0.0))
+    fig.update_layout(title=f"{_FIG['steps']} зеркальных шагов с постоянным h, τ = {tau}: "
+                            "путь π на симплексе трёх групп", height=480, legend=dict(orientation="h", y=-0.05, x=0.0))
     return fig
+
+
+_FIGURE = Figure("md_paths", _FIG, _draw)
 
 
 # -- public checks ------------------------------------------------------------------------------
@@ -149,7 +145,7 @@ EXERCISE = Exercise(
     title="Зеркальный шаг по весам групп π",
     tasks=[
         Task("mirror_step_with_prior", "Зеркальный шаг MD(π, h) с априорным π̂ и весом KL τ",
-             _ref_mirror_step_with_prior, {"md_one": md_one, "md_run": md_run, "md_signals": md_signals}, [
+             {"md_one": md_one, "md_run": md_run, "md_signals": md_signals, "md_paths": md_paths}, [
                  Check("mirror_step_with_prior", "без KL-притяжения (τ = 0)", "md_one",
                        dict(pi=[0.5, 0.3, 0.2], h=[-1.0, 0.5, -0.2], pi_lr=0.7, tau=0.0, prior=[1 / 3] * 3), rtol=1e-9,
                        hint="при τ = 0 это мультипликативные веса: π⁺ ∝ π·exp(−η_π h); h спускают, поэтому знак минус"),
@@ -160,18 +156,16 @@ EXERCISE = Exercise(
                        dict(pi0=[0.6, 0.3, 0.1], h=[-2.0, -0.5, -1.5], pi_lr=0.4, tau=0.5, prior=[0.2, 0.3, 0.5],
                             steps=20), steps=True, weight=2,
                        hint="каждый шаг начинается с результата предыдущего; веса должны оставаться распределением"),
-             ], figure=_figure),
-        Task("mirror_fixed_point", "Неподвижная точка π* ∝ π̂·exp(−h/τ)", _ref_mirror_fixed_point,
-             {"fixed_point": fixed_point}, [
+             ], figure=_FIGURE, forbid=RULES),
+        Task("mirror_fixed_point", "Неподвижная точка π* ∝ π̂·exp(−h/τ)", {"fixed_point": fixed_point}, [
                  Check("mirror_fixed_point", "три группы", "fixed_point",
                        dict(h=[-2.0, -0.5, -1.5], tau=0.5, prior=[0.2, 0.3, 0.5]), rtol=1e-9,
                        hint="π* ∝ π̂·exp(−h/τ): в неподвижной точке log π = log π̂ − h/τ + const; не забудьте нормировку"),
                  Check("mirror_fixed_point", "равномерное π̂, большое τ", "fixed_point",
                        dict(h=[-1.0, 1.0, 0.0, 2.0], tau=100.0, prior=[0.25] * 4), rtol=1e-9,
                        hint="при τ → ∞ веса прижимаются к π̂"),
-             ]),
-        Task("steps_to_fixed_point", "Число шагов до неподвижной точки", _ref_steps_to_fixed_point,
-             {"count": count}, [
+             ], forbid=RULES),
+        Task("steps_to_fixed_point", "Число шагов до неподвижной точки", {"count": count}, [
                  Check("steps_to_fixed_point", "η_π = 0.5, τ = 1", "count",
                        dict(pi0=[0.6, 0.3, 0.1], h=[-2.0, -0.5, -1.5], pi_lr=0.5, tau=1.0, prior=[0.2, 0.3, 0.5],
                             tol=1e-8), rtol=0.0, atol=0.5,
@@ -180,6 +174,6 @@ EXERCISE = Exercise(
                        dict(pi0=[0.6, 0.3, 0.1], h=[-2.0, -0.5, -1.5], pi_lr=0.2, tau=0.5, prior=[0.2, 0.3, 0.5],
                             tol=1e-6), rtol=0.0, atol=0.5,
                        hint="расстояние — сумма модулей разностей весов (норма L1), π* — из задания 2"),
-             ]),
+             ], forbid=RULES),
     ],
 )

@@ -8,8 +8,10 @@ Tasks (the functions the student writes)::
     absent_client_weight(loss1, steps, pi_lr, pi_decay, prior) -> float     π₂ after `steps` steps of client 1
     alternation_cycle(loss1, loss2, pi_lr, pi_decay, prior) -> (π₂ after 1, π₂ after 2)
 
-References: :func:`optviz.course.lecture_10.pi_from_losses`, :func:`~optviz.course.lecture_10.kl_worst_case`
-and :func:`~optviz.course.lecture_10.alternating_equilibrium`.
+References (in the answer key ``solutions/hidden/10-2-vesa-klientov.py``):
+:func:`optviz.course.lecture_10.pi_from_losses`, :func:`~optviz.course.lecture_10.kl_worst_case` and
+:func:`~optviz.course.lecture_10.alternating_equilibrium`. The task functions may not use the library's
+mirror steps and KL worst cases: ``optviz.optim`` (``kl_mirror_step``) and the lectures 08–10.
 """
 
 from __future__ import annotations
@@ -18,48 +20,17 @@ import math
 
 import numpy as np
 
-from ..spec import AnswerError, Check, Exercise, Task, as_float_array, as_pair
+from ..spec import AnswerError, Check, Exercise, Figure, Task, as_float_array, as_pair
 
-__all__ = ["EXERCISE", "replay"]
+__all__ = ["EXERCISE", "replay", "demo_schedule", "RULES"]
 
 EPS32 = float(np.finfo(np.float32).eps)
 
 
-# -- references --------------------------------------------------------------------------------
-
-def _ref_mirror_step(pi, client, loss, pi_lr, pi_decay, prior, eps):
-    from ...course.lecture_10 import pi_from_losses
-
-    pi = np.asarray(pi, dtype=np.float64)
-    return pi_from_losses([float(loss)], [int(client)], pi_lr=float(pi_lr), pi_decay=float(pi_decay),
-                          prior=np.asarray(prior, dtype=np.float64), pi0=pi / pi.sum(), n_clients=pi.size,
-                          eps=float(eps))[1]
-
-
-def _ref_worst_case(losses, tau, prior):
-    from ...course.lecture_10 import kl_worst_case
-
-    return kl_worst_case(np.asarray(losses, dtype=np.float64), float(tau), np.asarray(prior, dtype=np.float64))
-
-
-def _ref_absent(loss1, steps, pi_lr, pi_decay, prior):
-    from ...course.lecture_10 import kl_worst_case, pi_from_losses
-
-    prior = np.asarray(prior, dtype=np.float64)
-    if math.isinf(steps):   # the limit: client 2 gives no signal, i.e. acts as a client with zero loss
-        return float(kl_worst_case([2.0 * float(loss1), 0.0], float(pi_decay), prior)[1])
-    k = int(steps)
-    path = pi_from_losses(np.full(k, float(loss1)), np.zeros(k, dtype=np.int64), pi_lr=float(pi_lr),
-                          pi_decay=float(pi_decay), prior=prior, eps=0.0)
-    return float(path[-1, 1])
-
-
-def _ref_cycle(loss1, loss2, pi_lr, pi_decay, prior):
-    from ...course.lecture_10 import alternating_equilibrium
-
-    eq = alternating_equilibrium(float(loss1), float(loss2), pi_lr=float(pi_lr), pi_decay=float(pi_decay),
-                                 prior=np.asarray(prior, dtype=np.float64))
-    return eq["pi2_after_1"], eq["pi2_after_2"]
+#: what the task functions may not use (besides optviz.grading): the library's KL mirror step
+#: (``optviz.optim._functional.kl_mirror_step``) and the lectures' mirror steps, worst cases and
+#: fixed points (``lecture_08.dro_inner``, ``lecture_09.closed_form_pi``, ``lecture_10``)
+RULES = ("optviz.optim", "optviz.course.lecture_08", "optviz.course.lecture_09", "optviz.course.lecture_10")
 
 
 # -- drivers -----------------------------------------------------------------------------------
@@ -125,15 +96,13 @@ def demo_schedule(steps_alone: int = 18, cycles: int = 60):
     return clients, losses
 
 
-def _mirror_figure(fn):
+def _mirror_draw(reference, student):
     import plotly.graph_objects as go
 
     from ...viz._plotly import LAYOUT_DEFAULTS
 
-    clients, losses = demo_schedule()
-    kw = dict(clients=clients, losses=losses, pi_lr=0.1, pi_decay=0.3, prior=[0.5, 0.5], eps=EPS32)
-    ref = replay(_ref_mirror_step, **kw)["pi"][:, 1]
-    mine = replay(fn, **kw)["pi"][:, 1]
+    ref = reference["pi"][:, 1]
+    mine = student["pi"][:, 1]
     fig = go.Figure()
     fig.add_trace(go.Scatter(y=ref, mode="lines", name="эталон: pi_from_losses (лекция 10)",
                              line=dict(color="#1f77b4", width=4)))
@@ -146,6 +115,11 @@ def _mirror_figure(fn):
     return fig
 
 
+_DEMO_CLIENTS, _DEMO_LOSSES = demo_schedule()
+_MIRROR_FIGURE = Figure("replay", dict(clients=_DEMO_CLIENTS, losses=_DEMO_LOSSES, pi_lr=0.1, pi_decay=0.3,
+                                       prior=[0.5, 0.5], eps=EPS32), _mirror_draw)
+
+
 _ALT = np.r_[np.zeros(5, dtype=np.int64), np.tile([0, 1], 8)]
 _ALT_LOSS = np.linspace(1.2, 0.5, _ALT.size) + 0.6 * _ALT
 
@@ -153,7 +127,7 @@ EXERCISE = Exercise(
     id="10-2-vesa-klientov",
     title="Веса клиентов по потерям",
     tasks=[
-        Task("client_mirror_step", "Зеркальный шаг ALSO по весам клиентов", _ref_mirror_step,
+        Task("client_mirror_step", "Зеркальный шаг ALSO по весам клиентов",
              {"one_step": one_step, "replay": replay}, [
                  Check("client_mirror_step", "шаг клиента 1 из равных весов", "one_step",
                        dict(pi=[0.5, 0.5], client=0, loss=0.8, pi_lr=0.1, pi_decay=0.3, prior=[0.5, 0.5], eps=EPS32),
@@ -166,24 +140,24 @@ EXERCISE = Exercise(
                        dict(clients=_ALT, losses=_ALT_LOSS, pi_lr=0.2, pi_decay=0.5, prior=[0.5, 0.5], eps=EPS32),
                        steps=True, weight=2, rtol=1e-9,
                        hint="после шага веса — softmax: неотрицательные, в сумме 1; ε стоит внутри log(π + ε)"),
-             ], figure=_mirror_figure),
-        Task("kl_worst_case_weights", "KL-наихудшие веса π* ∝ π̂·exp(L/τ)", _ref_worst_case, {"worst_case": worst_case}, [
+             ], figure=_MIRROR_FIGURE, forbid=RULES),
+        Task("kl_worst_case_weights", "KL-наихудшие веса π* ∝ π̂·exp(L/τ)", {"worst_case": worst_case}, [
             Check("kl_worst_case_weights", "два клиента, равные априорные веса", "worst_case",
                   dict(losses=[0.4, 1.1], tau=0.3, prior=[0.5, 0.5]), rtol=1e-9,
                   hint="π*_c = π̂_c·e^{L_c/τ} / Σ_k π̂_k·e^{L_k/τ}"),
             Check("kl_worst_case_weights", "четыре клиента, неравные априорные веса", "worst_case",
                   dict(losses=[2.0, 0.5, 1.0, 1.5], tau=2.0, prior=[0.1, 0.4, 0.3, 0.2]), rtol=1e-9,
                   hint="априорные веса умножают экспоненты, а не прибавляются к ним"),
-        ]),
-        Task("absent_client_weight", "Вес клиента 2, пока он не подключился", _ref_absent, {"absent": absent}, [
+        ], forbid=RULES),
+        Task("absent_client_weight", "Вес клиента 2, пока он не подключился", {"absent": absent}, [
             Check("absent_client_weight", "после 0, 1, 5 и 40 шагов клиента 1", "absent",
                   dict(loss1=0.7, steps=[0, 1, 5, 40], pi_lr=0.1, pi_decay=0.5, prior=[0.5, 0.5]), rtol=1e-8,
                   hint="d = log(π₂/π₁) за шаг клиента 1: d ↦ r·d + (1 − r)·Δ − 2rη_π·ℓ₁, r = 1/(1 + η_π·τ)"),
             Check("absent_client_weight", "предел бесконечного числа шагов, неравные π̂", "absent",
                   dict(loss1=0.5, steps=[10, math.inf], pi_lr=0.05, pi_decay=1.0, prior=[0.7, 0.3]), rtol=1e-8,
                   hint="в пределе d* = Δ − 2ℓ₁/τ, Δ = log(π̂₂/π̂₁); шаг η_π влияет только на скорость"),
-        ]),
-        Task("alternation_cycle", "Неподвижная точка чередования 1, 2, 1, 2, …", _ref_cycle, {"cycle": cycle}, [
+        ], forbid=RULES),
+        Task("alternation_cycle", "Неподвижная точка чередования 1, 2, 1, 2, …", {"cycle": cycle}, [
             Check("alternation_cycle", "потери 0.4 и 1.1, равные π̂", "cycle",
                   dict(loss1=0.4, loss2=1.1, pi_lr=0.05, pi_decay=0.3, prior=[0.5, 0.5]), rtol=1e-8,
                   hint="неподвижная точка цикла из двух шагов: примените шаг клиента 1, затем клиента 2, и "
@@ -191,6 +165,6 @@ EXERCISE = Exercise(
             Check("alternation_cycle", "большой шаг, неравные π̂", "cycle",
                   dict(loss1=1.0, loss2=0.6, pi_lr=1.0, pi_decay=0.5, prior=[0.6, 0.4]), rtol=1e-8,
                   hint="не забудьте притяжение к π̂: слагаемое (1 − r)·Δ на каждом шаге"),
-        ]),
+        ], forbid=RULES),
     ],
 )

@@ -7,17 +7,19 @@ Tasks (the functions the student writes)::
     tau_for_share(times, share) -> (S,)        the smallest τ with ρ_s(τ) ≥ share (inf if never)
 
 ``times[s, p]`` — time to target of method ``s`` on task ``p``; ``inf`` or ``nan`` — never reached.
-References: :mod:`optviz.experiments.profiles` (``performance_ratios``, ``performance_profile``,
-``profile_breakpoints``).
+References (in the answer key ``solutions/hidden/11-1-profil-proizvoditelnosti.py``):
+:mod:`optviz.experiments.profiles` (``performance_ratios``, ``performance_profile``,
+``profile_breakpoints``). The task functions may use neither ``optviz.experiments.profiles`` nor
+``optviz.course.lecture_11`` (which draws its profiles with it).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..spec import AnswerError, Check, Exercise, Task, as_float_array
+from ..spec import AnswerError, Check, Exercise, Figure, Task, as_float_array
 
-__all__ = ["EXERCISE", "LECTURE_TOY"]
+__all__ = ["EXERCISE", "LECTURE_TOY", "DEMO", "RULES"]
 
 INF = float("inf")
 NAN = float("nan")
@@ -26,28 +28,8 @@ NAN = float("nan")
 LECTURE_TOY = [[10.0, 40.0, 30.0], [20.0, 20.0, INF]]
 
 
-# -- references --------------------------------------------------------------------------------
-
-def _ref_ratios(times):
-    from ...experiments.profiles import performance_ratios
-
-    return performance_ratios(times)
-
-
-def _ref_profile(times, taus):
-    from ...experiments.profiles import performance_profile
-
-    return performance_profile(times, taus)
-
-
-def _ref_tau_for_share(times, share):
-    from ...experiments.profiles import performance_profile, profile_breakpoints
-
-    points = profile_breakpoints(times)            # the profile can only jump at these τ
-    rho = performance_profile(times, points)        # (S, len(points)), non-decreasing in τ
-    reached = rho >= float(share) - 1e-12
-    first = np.argmax(reached, axis=1)
-    return np.where(reached.any(axis=1), points[first], np.inf)
+#: what the task functions may not use (besides optviz.grading): the library's profiles
+RULES = ("optviz.experiments.profiles", "optviz.course.lecture_11")
 
 
 # -- drivers -----------------------------------------------------------------------------------
@@ -90,15 +72,18 @@ DEMO = [[12.0, 40.0, 7.0, INF, 55.0, 30.0, 9.0, INF],
         [15.0, INF, 21.0, 22.0, 48.0, 95.0, NAN, INF]]
 
 
-def _profile_figure(fn):
+_FIG_TAUS = np.linspace(1.0, 6.0, 501)
+
+
+def _profile_draw(reference, student):
     import plotly.graph_objects as go
 
     from ...viz._plotly import LAYOUT_DEFAULTS
     from ...viz._style import PALETTE
 
-    taus = np.linspace(1.0, 6.0, 501)
-    ref = _ref_profile(DEMO, taus)
-    mine = profile(fn, times=DEMO, taus=taus)["ρ"]
+    taus = _FIG_TAUS
+    ref = reference["ρ"]
+    mine = student["ρ"]
     fig = go.Figure()
     for i in range(ref.shape[0]):
         c = PALETTE[i % len(PALETTE)]
@@ -114,13 +99,16 @@ def _profile_figure(fn):
     return fig
 
 
+_PROFILE_FIGURE = Figure("profile", dict(times=DEMO, taus=_FIG_TAUS), _profile_draw)
+
+
 _TIE = [[5.0, 8.0, INF, 3.0], [5.0, 4.0, INF, 6.0], [10.0, INF, INF, 3.0]]
 
 EXERCISE = Exercise(
     id="11-1-profil-proizvoditelnosti",
     title="Профиль производительности по таблице результатов",
     tasks=[
-        Task("ratio_table", "Отношения производительности r = t / min t", _ref_ratios, {"ratios": ratios}, [
+        Task("ratio_table", "Отношения производительности r = t / min t", {"ratios": ratios}, [
             Check("ratio_table", "таблица из лекции: 2 метода × 3 задачи", "ratios", dict(times=LECTURE_TOY),
                   rtol=1e-12, atol=0, hint="каждый столбец (задачу) делите на лучшее время в этом столбце"),
             Check("ratio_table", "ничья и задача, которую никто не решил", "ratios", dict(times=_TIE),
@@ -128,16 +116,16 @@ EXERCISE = Exercise(
                   hint="если задачу никто не решил, отношение у всех inf (а не nan от inf/inf)"),
             Check("ratio_table", "nan означает провал", "ratios", dict(times=[[NAN, 2.0], [4.0, 3.0]]),
                   rtol=1e-12, atol=0, hint="nan в таблице времён — цель не достигнута: это inf, а не «нет данных»"),
-        ]),
-        Task("profile_values", "Профиль ρ_s(τ)", _ref_profile, {"profile": profile}, [
+        ], forbid=RULES),
+        Task("profile_values", "Профиль ρ_s(τ)", {"profile": profile}, [
             Check("profile_values", "таблица из лекции, τ = 1, 2, 3", "profile",
                   dict(times=LECTURE_TOY, taus=[1.0, 2.0, 3.0]), rtol=1e-12, atol=1e-15,
                   hint="ρ_s(τ) — доля задач с r ≤ τ; нестрогое неравенство: при τ = r задача уже засчитана"),
             Check("profile_values", "ничья, провалы и τ = ∞", "profile",
                   dict(times=_TIE, taus=[1.0, 1.5, 2.0, INF]), rtol=1e-12, atol=1e-15, weight=2,
                   hint="провал не засчитывается даже при τ = ∞: ρ_s(∞) — доля решённых задач, а inf ≤ inf истинно"),
-        ], figure=_profile_figure),
-        Task("tau_for_share", "Во сколько раз медленнее лучшего метод решает заданную долю задач", _ref_tau_for_share,
+        ], figure=_PROFILE_FIGURE, forbid=RULES),
+        Task("tau_for_share", "Во сколько раз медленнее лучшего метод решает заданную долю задач",
              {"share": share}, [
                  Check("tau_for_share", "таблица из лекции, половина задач", "share",
                        dict(times=LECTURE_TOY, share=0.5), rtol=1e-12, atol=0,
@@ -145,6 +133,6 @@ EXERCISE = Exercise(
                  Check("tau_for_share", "три четверти задач: кому-то недостижимо", "share",
                        dict(times=_TIE, share=0.75), rtol=1e-12, atol=0,
                        hint="если метод решил меньше задач, чем требуется, ответ — inf"),
-             ]),
+             ], forbid=RULES),
     ],
 )

@@ -10,7 +10,9 @@ Tasks (the functions the student writes)::
                                                       the normalised area under ρ_s by the trapezoid rule on
                                                       np.linspace(1, tau_max, points)
 
-References: :mod:`optviz.experiments.profiles` (``study_times``, ``profile_score``, ``trapezoid_score``).
+References (in the answer key ``solutions/hidden/11-2-ball-algoperf.py``): :mod:`optviz.experiments.profiles`
+(``study_times``, ``profile_score``, ``trapezoid_score``). The task functions may use neither
+``optviz.experiments.profiles`` nor ``optviz.course.lecture_11`` (which scores with it).
 """
 
 from __future__ import annotations
@@ -19,30 +21,14 @@ import numpy as np
 
 from ..spec import AnswerError, Check, Exercise, Task, as_float_array
 
-__all__ = ["EXERCISE"]
+__all__ = ["EXERCISE", "RULES"]
 
 INF = float("inf")
 NAN = float("nan")
 
 
-# -- references --------------------------------------------------------------------------------
-
-def _ref_study(trial_times):
-    from ...experiments.profiles import study_times
-
-    return study_times(trial_times)
-
-
-def _ref_score(times, tau_max):
-    from ...experiments.profiles import profile_score
-
-    return profile_score(times, float(tau_max))
-
-
-def _ref_trapezoid(times, tau_max, points):
-    from ...experiments.profiles import trapezoid_score
-
-    return trapezoid_score(times, float(tau_max), int(points))
+#: what the task functions may not use (besides optviz.grading): the library's scores
+RULES = ("optviz.experiments.profiles", "optviz.course.lecture_11")
 
 
 # -- drivers -----------------------------------------------------------------------------------
@@ -83,7 +69,7 @@ EXERCISE = Exercise(
     id="11-2-ball-algoperf",
     title="Балл AlgoPerf",
     tasks=[
-        Task("median_best_trial", "Внешняя настройка: медиана по исследованиям лучшей попытки", _ref_study,
+        Task("median_best_trial", "Внешняя настройка: медиана по исследованиям лучшей попытки",
              {"study": study}, [
                  Check("median_best_trial", "2 метода × 2 задачи × 3 исследования × 2 попытки", "study",
                        dict(trial_times=_TRIALS), rtol=1e-12, atol=0,
@@ -92,8 +78,8 @@ EXERCISE = Exercise(
                  Check("median_best_trial", "чётное число исследований", "study",
                        dict(trial_times=[[[[3.0, 9.0], [5.0, 4.0], [INF, 2.0], [7.0, 8.0]]]]), rtol=1e-12, atol=0,
                        hint="медиана чётного числа значений — среднее двух средних"),
-             ]),
-        Task("algoperf_score", "Балл AlgoPerf по точной формуле", _ref_score, {"score": score}, [
+             ], forbid=RULES),
+        Task("algoperf_score", "Балл AlgoPerf по точной формуле", {"score": score}, [
             Check("algoperf_score", "таблица из лекции, τ_max = 4", "score", dict(times=_TOY, tau_max=4.0),
                   rtol=1e-10, atol=1e-12,
                   hint="B_s = (1/P)·Σ_p (τ_max − r_{s,p})/(τ_max − 1) по задачам с r_{s,p} ≤ τ_max"),
@@ -103,14 +89,14 @@ EXERCISE = Exercise(
                        "включая нерешённые"),
             Check("algoperf_score", "τ_max = 2", "score", dict(times=_WIDE, tau_max=2.0), rtol=1e-10, atol=1e-12,
                   hint="нормировка — на τ_max − 1, а не на τ_max"),
-        ]),
-        Task("trapezoid_profile_score", "Тот же балл методом трапеций", _ref_trapezoid, {"trapezoid": trapezoid}, [
+        ], forbid=RULES),
+        Task("trapezoid_profile_score", "Тот же балл методом трапеций", {"trapezoid": trapezoid}, [
             Check("trapezoid_profile_score", "таблица из лекции, 7 точек", "trapezoid",
                   dict(times=_TOY, tau_max=4.0, points=7), rtol=1e-10, atol=1e-12,
                   hint="сетка np.linspace(1, tau_max, points); площадь трапеций делится на τ_max − 1"),
             Check("trapezoid_profile_score", "отношения на узлах сетки", "trapezoid",
                   dict(times=_WIDE, tau_max=4.0, points=13), rtol=1e-10, atol=1e-12,
                   hint="в узле τ = r задача уже засчитана (r ≤ τ); провалы не засчитываются никогда"),
-        ]),
+        ], forbid=RULES),
     ],
 )
