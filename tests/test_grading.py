@@ -351,3 +351,20 @@ def test_tampering_is_found_in_any_cell_the_student_wrote():
                 "import sys\nsys.setprofile(None)", "from optviz.grading import _child",
                 "try:\n    1/0\nexcept Exception as e:\n    e.__traceback__.tb_frame"):
         assert scan_tampering([*template, bad], tmpl), bad
+
+
+def test_oversized_and_linked_submissions_get_a_row_saying_why(tmp_path):
+    subs = tmp_path / "subs"
+    (subs / "big").mkdir(parents=True)
+    (subs / "big" / f"{EX1}.ipynb").write_bytes(b"{" + b" " * (21 * 1024 * 1024) + b"}")
+    (subs / "link").mkdir()
+    (subs / "link" / f"{EX1}.ipynb").symlink_to(SOL / f"{EX1}.ipynb")
+    (subs / "dirlink").symlink_to(SOL, target_is_directory=True)
+    out = tmp_path / "grades.csv"
+    assert cli(["--root", str(ROOT), "grade", str(subs), "--out", str(out), "--jobs", "1"]) == 0
+    rows = {r["student"]: r for r in csv.DictReader(open(out, encoding="utf-8"))}
+    assert "больше 20 МБ" in rows["big"]["status"] and rows["big"]["total"] == "0"
+    assert "символическая ссылка" in rows["link"]["status"] and rows["link"]["total"] == "0"
+    assert rows["link"]["max"] == "8"
+    assert "символическая ссылка на папку" in rows["dirlink"]["status"]
+    assert not list(out.parent.glob(".grades.csv.*"))   # the temporary file of the atomic write is gone

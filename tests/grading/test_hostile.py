@@ -477,3 +477,21 @@ def test_not_isolated_mode_warns_in_the_sheet(tmp_path):
     row = next(csv.DictReader(open(out, encoding="utf-8")))
     assert row["total"] == row["max"] == "8"
     assert "без изоляции ОС" in row["status"]
+
+
+def test_a_sandbox_that_cannot_start_is_retried_once_with_the_right_reason(tmp_path):
+    """64 MB for the whole submission: the interpreter dies importing torch, before any cell."""
+    _require_isolation()
+    subs = tmp_path / "subs"
+    (subs / "anna").mkdir(parents=True)
+    shutil.copy(SOL / f"{EX1}.ipynb", subs / "anna" / f"{EX1}.ipynb")
+    out = tmp_path / "grades.csv"
+    proc = subprocess.run([sys.executable, "-m", "optviz.grading", "--root", str(ROOT), "grade", str(subs),
+                           "--out", str(out), "--memory", "64", "--jobs", "1"], capture_output=True, text=True,
+                          cwd=ROOT, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    row = next(csv.DictReader(open(out, encoding="utf-8")))
+    assert row["total"] == "0"
+    text = (tmp_path / "feedback" / "anna" / f"{EX1}.txt").read_text("utf-8")
+    assert text.count("процесс проверки не запустился") == 2 and "запущен повторно" in text
+    assert "не хватило памяти (лимит 64 МБ на работу)" in text
