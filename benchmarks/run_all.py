@@ -48,10 +48,11 @@ def main(argv: list[str] | None = None) -> int:
         new[name] = module.main().strip()
     path = HERE / "RESULTS.md"
     if argv and path.is_file():  # a subset: replace only its sections (matched by title), keep the rest
-        _, old = _split(path.read_text(encoding="utf-8"))
-        titles = {s.split("\n", 1)[0]: s for s in new.values()}
+        head, old = _split(path.read_text(encoding="utf-8"))
+        stamp = f"\n\n_Замер этого раздела: {datetime.date.today().isoformat()} (остальные — от даты в начале файла)._"
+        titles = {s.split("\n", 1)[0]: s + stamp for s in new.values()}
         sections = [titles.pop(s.split("\n", 1)[0], s.strip()) for s in old] + list(titles.values())
-        sections = [header().strip()] + [s.strip() for s in sections]
+        sections = [head.strip()] + [s.strip() for s in sections]
     else:
         sections = [header().strip()] + list(new.values())
     text = "\n\n".join(sections) + "\n"
