@@ -86,7 +86,9 @@ def bwrap_args(submission_copy: Path, *, as_root: bool) -> list[str]:
     for p in _ETC:
         if os.path.exists(p):
             args += ["--ro-bind", p, p]
-    made = {"/", *[p for p in _SYSTEM if os.path.exists(p)], "/etc"}
+    # /proc, /dev and the private /tmp first: binds made later may lie below /tmp (a checkout in /tmp)
+    args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp"]
+    made = {"/", *[p for p in _SYSTEM if os.path.exists(p)], "/etc", "/tmp", "/proc", "/dev"}
     args += ["--perms", "0755", "--dir", "/etc"]
     for p in _python_paths():
         if any(p == s or p.startswith(s + "/") for s in _SYSTEM if os.path.exists(s) and not os.path.islink(s)):
@@ -99,8 +101,7 @@ def bwrap_args(submission_copy: Path, *, as_root: bool) -> list[str]:
                 made.add(d)
         args += ["--ro-bind", p, p]
         made.add(p)
-    args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp",
-             "--perms", "0755", "--dir", "/sandbox", "--ro-bind", str(submission_copy), "/sandbox/submission.ipynb",
+    args += ["--perms", "0755", "--dir", "/sandbox", "--ro-bind", str(submission_copy), "/sandbox/submission.ipynb",
              "--chdir", "/tmp", "--clearenv"]
     return args
 
