@@ -1,6 +1,7 @@
 """The static site: the intro lecture built into a temp folder, checked as a browser would get it
-(offline: no external script or stylesheet, plotly.js inlined once, animation frames present, no
-traceback or warning), plus the headless-execution helper the lecture tests reuse."""
+(offline: no external script or stylesheet, plotly.js one shared file beside the pages, animation
+frames present, no traceback or warning), a build with a failing lecture (every page written, a
+non-zero end), plus the headless-execution helper the lecture tests reuse."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from optviz.site._math import display_math_html, inline_math_html, normalize, te
 
 ROOT = Path(__file__).resolve().parents[1]
 INTRO = ROOT / "lectures" / "00-znakomstvo.ipynb"
-BUNDLE_RE = re.compile(r'<script id="optviz-plotlyjs"[^>]*>.*?</script>', re.DOTALL)
+BUNDLE_RE = re.compile(r'<script id="optviz-plotlyjs"[^>]*src="plotly\.min\.js"[^>]*></script>')
 
 
 def _figures(page: str) -> list[dict]:
@@ -59,7 +60,7 @@ def site(tmp_path_factory):
 @pytest.mark.slow
 def test_one_page_per_lecture_and_an_index(site):
     out = site
-    assert sorted(p.name for p in out.iterdir()) == ["00-znakomstvo.html", "index.html"]
+    assert sorted(p.name for p in out.iterdir()) == ["00-znakomstvo.html", "index.html", "plotly.min.js"]
     heading = next(line for c in nbformat.read(INTRO, as_version=4).cells if c.cell_type == "markdown"
                    for line in c.source.splitlines() if line.startswith("# "))[2:].strip()
     index = (out / "index.html").read_text(encoding="utf-8")
@@ -70,22 +71,23 @@ def test_one_page_per_lecture_and_an_index(site):
 
 
 @pytest.mark.slow
-def test_page_is_offline_plotly_inlined_once(site):
+def test_page_is_offline_plotly_one_shared_file(site):
     from plotly.offline import get_plotlyjs
 
     out = site
     for name in ("00-znakomstvo.html", "index.html"):
         html = (out / name).read_text(encoding="utf-8")
-        rest = BUNDLE_RE.sub("", html)  # the plotly.js bundle itself mentions its own CDN as a default
+        rest = BUNDLE_RE.sub("", html)  # the one allowed script: the site's own plotly.min.js
         assert not re.search(r"<script[^>]*\bsrc\s*=", rest), "внешний/отдельный скрипт на странице"
         assert not re.search(r"<link[^>]*\bhref\s*=", rest), "внешняя таблица стилей на странице"
         assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", rest)
         for needle in ("//cdn", "cdnjs", "unpkg", "require.js", "MathJax.js", "jsdelivr"):
             assert needle not in rest, needle
     page = (out / "00-znakomstvo.html").read_text(encoding="utf-8")
-    bundle = get_plotlyjs()
-    assert page.count(bundle) == 1
-    assert len(BUNDLE_RE.findall(page)) == 1
+    assert len(BUNDLE_RE.findall(page)) == 1 and "Plotly.newPlot" in page
+    assert get_plotlyjs()[:2000] not in page       # the bundle is not inlined any more
+    assert (out / "plotly.min.js").read_text(encoding="utf-8") == get_plotlyjs()
+    assert len(page.encode()) < 2_000_000          # was ~6.6 MB with plotly.js inlined
 
 
 @pytest.mark.slow
@@ -189,3 +191,31 @@ def test_page_without_figures_has_no_plotly_and_typesets_markdown_math():
     body = html.split("<body", 1)[1]
     assert body.count("<svg") == 2  # inline η and the display sum; the code span stays code
     assert "<code>$не формула$</code>" in body
+
+
+@pytest.mark.slow
+def test_a_failing_lecture_gets_its_page_and_the_build_fails_at_the_end(tmp_path):
+    """Lectures execute one at a time: the failing one gets a page saying why, the others are built,
+    the index lists all of them, and the build ends with SiteBuildError (exit 1 from the CLI)."""
+    from optviz.site import SiteBuildError
+    from optviz.site.__main__ import main as site_main
+
+    good = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Хорошая"),
+                                           nbformat.v4.new_code_cell("print(1 + 1)")])
+    bad = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Плохая"),
+                                          nbformat.v4.new_code_cell("raise RuntimeError('сломано')")])
+    paths = []
+    for name, nb in (("01-bad.ipynb", bad), ("02-good.ipynb", good)):
+        nbformat.write(nb, tmp_path / name)
+        paths.append(tmp_path / name)
+    out = tmp_path / "site"
+    with pytest.raises(SiteBuildError) as info:
+        build_site(out, paths, timeout=60, log=None)
+    assert "01-bad.ipynb" in str(info.value) and "1 из 2" in str(info.value)
+    bad_page = (out / "01-bad.html").read_text(encoding="utf-8")
+    assert "Эта страница не собрана" in bad_page and "RuntimeError" in bad_page and 'href="02-good.html"' in bad_page
+    good_page = (out / "02-good.html").read_text(encoding="utf-8")
+    assert "Хорошая" in good_page and "Эта страница не собрана" not in good_page
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert "Плохая</a> <span class=\"failed\">" in index and "Хорошая</a></li>" in index
+    assert site_main(["--out", str(tmp_path / "site2"), str(paths[0])]) == 1

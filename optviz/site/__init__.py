@@ -10,12 +10,15 @@ of the current interpreter, a time limit per cell, ``OPTVIZ_STATIC=1`` so that e
 their static plotly stand-in — precomputed settings behind a plotly slider) and exported by
 nbconvert's ``lab`` HTML template with these changes:
 
-* plotly.js is embedded **once per page, inline**; figures and their animation frames are plain
-  plotly calls, so play/pause and sliders work with no kernel and no network;
+* plotly.js is **one shared file of the site** (``plotly.min.js`` beside the pages, loaded by a
+  relative path); figures and their animation frames are plain plotly calls, so play/pause and
+  sliders work with no kernel and no network;
 * **no external URL is referenced** (no require.js, MathJax, mermaid or widget-manager CDN
   scripts): LaTeX in Markdown is typeset at build time into inline SVG by matplotlib's mathtext;
   the few constructs mathtext cannot typeset are shown as their TeX source (the build lists them);
-* ``index.html`` lists the lectures by the titles of their first headings.
+* ``index.html`` lists the lectures by the titles of their first headings;
+* lectures execute one at a time and each page is written as soon as its lecture is done; a lecture
+  that fails gets a page that says why, and the build ends with a non-zero exit and a summary.
 
 Executed outputs live only in the output folder; the committed notebooks stay without outputs.
 :func:`execute_notebook` and :func:`output_problems` are also what the lecture tests use.

@@ -24,7 +24,7 @@ def main(argv=None) -> int:
         build_site(args.out, args.notebooks or None, lectures_dir=args.lectures, timeout=args.timeout,
                    strict=not args.allow_warnings)
     except SiteBuildError as err:
-        print(f"Сайт не собран.\n{err}", file=sys.stderr)
+        print(f"Сайт собран не полностью.\n{err}", file=sys.stderr)
         return 1
     print(f"Сборка заняла {time.perf_counter() - t0:.1f} с.")
     return 0

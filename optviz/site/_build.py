@@ -2,8 +2,10 @@
 
 Decisions (see also the package docstring):
 
-* **plotly.js is inlined once per page** that has figures (``<script id="optviz-plotlyjs">`` in
-  ``<head>``); every figure output (the kernel emits plain plotly JSON,
+* **plotly.js is one shared file of the site**, ``plotly.min.js`` beside the pages, loaded by every
+  page that has figures (``<script id="optviz-plotlyjs" src="plotly.min.js">`` in ``<head>``, a
+  relative path: works from ``file://`` and offline); every figure output (the kernel emits plain
+  plotly JSON,
   ``PLOTLY_RENDERER=plotly_mimetype``) becomes a ``<div>`` plus a ``Plotly.newPlot`` call with its
   frames (``Plotly.addFrames``), so animations and the slider of an explorer's static stand-in
   work without a kernel and without a network.
@@ -28,13 +30,15 @@ import nbformat
 from . import _math
 from ._execute import execute_notebook, output_problems
 
-__all__ = ["Page", "SiteBuildError", "build_site", "find_lectures", "notebook_title", "notebook_to_html"]
+__all__ = ["Page", "SiteBuildError", "build_site", "find_lectures", "notebook_title", "notebook_to_html",
+           "PLOTLY_FILE"]
 
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 WIDGET_NOTE = ("<div class='optviz-widget-note'>Здесь в JupyterLab — интерактивный элемент управления "
                "(откройте ноутбук, чтобы подвигать его).</div>")
 SITE_TITLE = "Оптимизация в картинках"
+PLOTLY_FILE = "plotly.min.js"   # the site's one copy of plotly.js, beside the pages
 
 
 class SiteBuildError(RuntimeError):
@@ -43,12 +47,14 @@ class SiteBuildError(RuntimeError):
 
 @dataclass
 class Page:
-    """One built page: source notebook, output file, title, seconds spent (execute + convert)."""
+    """One built page: source notebook, output file, title, seconds spent (execute + convert) and,
+    for a lecture that failed, the Russian reason (its page then says so)."""
 
     notebook: Path
     html: Path
     title: str
     seconds: float
+    problem: str = ""
 
 
 # -- titles -----------------------------------------------------------------------------------
@@ -104,7 +110,7 @@ _PAGE_TEMPLATE = r"""
 {%- extends 'index.html.j2' -%}
 {%- block html_head_js -%}
 {%- if resources.optviz.plotlyjs %}
-<script id="optviz-plotlyjs" type="text/javascript">{{ resources.optviz.plotlyjs }}</script>
+<script id="optviz-plotlyjs" type="text/javascript" src="{{ resources.optviz.plotlyjs }}"></script>
 {%- endif -%}
 {%- endblock html_head_js -%}
 {%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
@@ -116,6 +122,7 @@ _PAGE_TEMPLATE = r"""
 {%- block body_header -%}
 {{ super() }}
 {{ resources.optviz.nav }}
+{{ resources.optviz.banner }}
 {%- endblock body_header -%}
 {%- block body_footer -%}
 {{ resources.optviz.nav }}
@@ -132,6 +139,8 @@ _CSS = """
 .optviz-math-display > div { margin: 0.15em 0; }
 code.optviz-tex { background: #f6f6f6; padding: 0 0.2em; }
 .optviz-widget-note { color: #666; font-style: italic; padding: 0.3em 0; }
+.optviz-banner { max-width: 1100px; margin: 0.5em auto; padding: 0.6em 1em; border: 1px solid #d9a400;
+  background: #fff8e1; font-family: var(--jp-ui-font-family, sans-serif); }
 """
 
 
@@ -180,17 +189,50 @@ def _nav(prev: tuple[str, str] | None, nxt: tuple[str, str] | None) -> str:
             f'<a href="index.html">Оглавление курса</a>{link(nxt, False)}</nav>')
 
 
-def notebook_to_html(nb: nbformat.NotebookNode, *, title: str, nav: str = "", path: Path | None = None) -> str:
-    """One self-contained HTML page from an *executed* notebook (the notebook is not modified)."""
-    from plotly.offline import get_plotlyjs
+def notebook_to_html(nb: nbformat.NotebookNode, *, title: str, nav: str = "", path: Path | None = None,
+                     banner: str = "") -> str:
+    """One HTML page from an *executed* notebook (the notebook is not modified).
 
+    A page with figures loads the site's shared ``plotly.min.js`` (:data:`PLOTLY_FILE`, written by
+    :func:`build_site` beside the pages); ``banner`` (HTML) is shown at the top.
+    """
     nb = nbformat.from_dict(json.loads(json.dumps(nb)))  # deep copy: outputs are rewritten
     n_figures = _static_outputs(nb)
     nb.metadata["title"] = f"{title} — {SITE_TITLE}"
     resources = {"metadata": {"name": title, "path": str(path.parent) if path else ""},
-                 "optviz": {"plotlyjs": get_plotlyjs() if n_figures else "", "css": _CSS, "nav": nav}}
+                 "optviz": {"plotlyjs": PLOTLY_FILE if n_figures else "", "css": _CSS, "nav": nav,
+                            "banner": banner}}
     body, _ = _exporter().from_notebook_node(nb, resources=resources)
     return body
+
+
+def _failed_html(title: str, reason: str, nav: str) -> str:
+    """The page of a lecture that could not be executed: what happened and what to do."""
+    return f"""<!DOCTYPE html>
+<html lang="ru">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<title>{html.escape(title)} — {SITE_TITLE}</title>
+<style>{_CSS}
+body {{ font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; line-height: 1.5; color: #222; }}
+main {{ max-width: 900px; margin: 1em auto; padding: 0 1em; }}
+pre {{ background: #f6f6f6; padding: 0.6em; overflow-x: auto; white-space: pre-wrap; }}
+</style>
+</head>
+<body>
+{nav}
+<main>
+<h1>{html.escape(title)}</h1>
+<p><strong>Эта страница не собрана:</strong> ноутбук лекции не выполнился при сборке сайта.
+Откройте лекцию в JupyterLab (<code>make lab</code>) — там она работает с живыми ползунками.</p>
+<p>Причина:</p>
+<pre>{html.escape(reason)}</pre>
+</main>
+{nav}
+</body>
+</html>
+"""
 
 
 # -- the whole site ----------------------------------------------------------------------------
@@ -200,8 +242,11 @@ def find_lectures(lectures_dir="lectures") -> list[Path]:
 
 
 def _index_html(pages: list[Page]) -> str:
-    items = "\n".join(f'    <li><a href="{html.escape(p.html.name)}">{html.escape(p.title)}</a></li>'
-                      for p in pages)
+    def item(p: Page) -> str:
+        note = ' <span class="failed">— страница не собрана</span>' if p.problem else ""
+        return f'    <li><a href="{html.escape(p.html.name)}">{html.escape(p.title)}</a>{note}</li>'
+
+    items = "\n".join(item(p) for p in pages)
     return f"""<!DOCTYPE html>
 <html lang="ru">
 <head>
@@ -214,6 +259,7 @@ body {{ font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; m
 a {{ color: #1f5fa8; text-decoration: none; }} a:hover {{ text-decoration: underline; }}
 li {{ margin: 0.4em 0; font-size: 1.1em; }}
 .note {{ color: #666; font-size: 0.95em; }}
+.failed {{ color: #a04000; font-size: 0.9em; }}
 </style>
 </head>
 <body>
@@ -225,7 +271,8 @@ li {{ margin: 0.4em 0; font-size: 1.1em; }}
 <ol class="lectures">
 {items}
 </ol>
-<p class="note">Страницы работают без интернета: всё нужное, включая plotly.js, встроено в них.</p>
+<p class="note">Страницы работают без интернета: всё нужное лежит рядом с ними (plotly.js — один общий файл
+<code>{PLOTLY_FILE}</code>).</p>
 </body>
 </html>
 """
@@ -233,18 +280,24 @@ li {{ margin: 0.4em 0; font-size: 1.1em; }}
 
 def build_site(out="site", notebooks=None, *, lectures_dir="lectures", timeout: float = 300,
                strict: bool = True, log=print) -> list[Page]:
-    """Execute every lecture headless (``OPTVIZ_STATIC=1``) and write one page per lecture + ``index.html``.
+    """Execute the lectures headless (``OPTVIZ_STATIC=1``) one at a time and write each one's page as
+    soon as it is done, then ``index.html``.
 
     Parameters
     ----------
-    out : output folder (created).
+    out : output folder (created); ``plotly.min.js`` is written there once.
     notebooks : notebook paths (default: :func:`find_lectures` of ``lectures_dir``).
     timeout : seconds allowed per cell.
-    strict : fail when a lecture shows an error output or a warning/traceback on stderr.
+    strict : a lecture whose output shows an error or a warning/traceback on stderr counts as failed
+        (its page is still written, with the problems listed at the top).
     log : progress printer (``None`` for silence).
 
-    Returns the pages in order. Raises :class:`SiteBuildError` (Russian message) on failure.
+    Every lecture gets a page: one that failed to execute gets a page that says why. Returns the
+    pages in order when all succeeded; otherwise raises :class:`SiteBuildError` with a Russian
+    summary *after* writing every page and the index.
     """
+    from plotly.offline import get_plotlyjs
+
     from ._execute import NotebookExecutionError
 
     log = log or (lambda *a, **k: None)
@@ -253,37 +306,45 @@ def build_site(out="site", notebooks=None, *, lectures_dir="lectures", timeout: 
     paths = [Path(p) for p in notebooks] if notebooks is not None else find_lectures(lectures_dir)
     if not paths:
         raise SiteBuildError(f"Не найдено ни одного ноутбука лекций (папка {lectures_dir}).")
-
-    executed, titles, seconds = [], [], []
-    for p in paths:
+    (out / PLOTLY_FILE).write_text(get_plotlyjs(), encoding="utf-8")
+    # titles from the sources (their first headings), so that every page's navigation is known up front
+    titles = [notebook_title(nbformat.read(p, as_version=4), default=p.stem) for p in paths]
+    names = [p.with_suffix(".html").name for p in paths]
+    pages = []
+    for i, p in enumerate(paths):
         t0 = time.perf_counter()
+        prev = (names[i - 1], titles[i - 1]) if i > 0 else None
+        nxt = (names[i + 1], titles[i + 1]) if i + 1 < len(paths) else None
+        nav, page, problem = _nav(prev, nxt), out / names[i], ""
         log(f"• выполняю {p} …", flush=True)
         try:
             nb = execute_notebook(p, timeout=timeout, static=True)
         except NotebookExecutionError as err:
-            raise SiteBuildError(str(err)) from None
-        problems = output_problems(nb)
-        if problems and strict:
-            raise SiteBuildError(f"Ноутбук {p} выполнился, но его вывод не чист:\n  " + "\n  ".join(problems))
-        for msg in problems:
-            log(f"  внимание: {msg}")
-        executed.append(nb)
-        titles.append(notebook_title(nb, default=p.stem))
-        seconds.append(time.perf_counter() - t0)
-
-    pages = []
-    names = [p.with_suffix(".html").name for p in paths]
-    for i, (p, nb, title) in enumerate(zip(paths, executed, titles)):
-        t0 = time.perf_counter()
-        n_fallback = len(_math.FALLBACKS)
-        prev = (names[i - 1], titles[i - 1]) if i > 0 else None
-        nxt = (names[i + 1], titles[i + 1]) if i + 1 < len(paths) else None
-        page = out / names[i]
-        page.write_text(notebook_to_html(nb, title=title, nav=_nav(prev, nxt), path=p), encoding="utf-8")
-        for tex in _math.FALLBACKS[n_fallback:]:
-            log(f"  формула показана как TeX (mathtext её не умеет): {tex!r}")
-        pages.append(Page(p, page, title, seconds[i] + time.perf_counter() - t0))
-        log(f"  {page} — «{title}» ({pages[-1].seconds:.1f} с)")
-    (out / "index.html").write_text(_index_html(pages), encoding="utf-8")
-    log(f"Готово: {len(pages)} стр. + {out / 'index.html'}")
+            problem = str(err)
+            page.write_text(_failed_html(titles[i], problem, nav), encoding="utf-8")
+            log(f"  ОШИБКА: {problem}")
+        else:
+            problems = output_problems(nb)
+            banner = ""
+            if problems and strict:
+                problem = "вывод ячеек не чист: " + "; ".join(problems)
+                banner = ("<div class='optviz-banner'>При сборке в выводе ячеек нашлись ошибки или "
+                          "предупреждения:<ul>" + "".join(f"<li>{html.escape(m)}</li>" for m in problems)
+                          + "</ul></div>")
+            for msg in problems:
+                log(f"  внимание: {msg}")
+            n_fallback = len(_math.FALLBACKS)
+            page.write_text(notebook_to_html(nb, title=titles[i], nav=nav, path=p, banner=banner), encoding="utf-8")
+            for tex in _math.FALLBACKS[n_fallback:]:
+                log(f"  формула показана как TeX (mathtext её не умеет): {tex!r}")
+        pages.append(Page(p, page, titles[i], time.perf_counter() - t0, problem))
+        log(f"  {page} — «{titles[i]}» ({pages[-1].seconds:.1f} с){' — НЕ СОБРАНА' if problem else ''}")
+        # the index after every page: an interrupted build still leaves a usable site
+        (out / "index.html").write_text(_index_html(pages), encoding="utf-8")
+    failed = [pg for pg in pages if pg.problem]
+    log(f"Готово: {len(pages) - len(failed)} из {len(pages)} стр. + {out / 'index.html'}")
+    if failed:
+        raise SiteBuildError(f"Не собраны страницы: {len(failed)} из {len(pages)} (у каждой — своя страница с "
+                             "причиной):\n" + "\n".join(f"  • {pg.notebook}: {pg.problem.splitlines()[0][:300]}"
+                                                        for pg in failed))
     return pages
