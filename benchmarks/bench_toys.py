@@ -119,7 +119,7 @@ def main() -> str:
     adamw, n4 = _optviz("AdamW", torch.optim.AdamW)
     cases = [
         ("SGD", SGD, dict(lr=1e-3), lambda: np_sgd(X0, STEPS, 1e-3), ""),
-        ("SGD + момент 0.9", SGD, dict(lr=1e-3, momentum=0.9), lambda: np_sgd(X0, STEPS, 1e-3, 0.9), ""),
+        ("SGD + импульс 0.9", SGD, dict(lr=1e-3, momentum=0.9), lambda: np_sgd(X0, STEPS, 1e-3, 0.9), ""),
         ("Adagrad", adagrad, dict(lr=0.5), lambda: np_adagrad(X0, STEPS, 0.5), n1),
         ("RMSProp", rmsprop, dict(lr=1e-2), lambda: np_rmsprop(X0, STEPS, 1e-2), n2),
         ("Adam", adam, dict(lr=5e-2), lambda: np_adam(X0, STEPS, 5e-2), n3),
@@ -149,7 +149,7 @@ def main() -> str:
         t_ours.append(_median_ms(lambda: run_grid(F, SGD, X0, MAP_STEPS, grid={"lr": lrs, "momentum": moms}), 1))
         t_np.append(_median_ms(lambda: np_sgd_map(X0, MAP_STEPS, L.ravel(), M.ravel()), 1))
     a, b = statistics.median(t_ours), statistics.median(t_np)
-    rows.append(f"| карта {MAP_SIZE}×{MAP_SIZE} (lr × момент), SGD, {MAP_STEPS} шагов, "
+    rows.append(f"| карта {MAP_SIZE}×{MAP_SIZE} (lr × импульс), SGD, {MAP_STEPS} шагов, "
                 f"расходящихся: {int(grid.trace.diverged.sum())} | {a:.1f} | {b:.2f} | {a / b:.1f}× | {diff:.1e} |")
 
     lines = [

@@ -152,7 +152,7 @@ def test_heavy_tail_comparison_tiny_runs_and_restores_threads():
     before = torch.get_num_threads()
     res = heavy_tail_comparison("tiny")
     assert torch.get_num_threads() == before
-    assert set(res.group_loss) == {"SGD", "SGD + момент 0.9", "Adam"}
+    assert set(res.group_loss) == {"SGD", "SGD + импульс 0.9", "Adam"}
     for m, gl in res.group_loss.items():
         assert gl.shape == (1, 4, len(res.group_names))
         assert np.isfinite(gl).all()

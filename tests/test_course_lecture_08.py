@@ -86,7 +86,7 @@ def test_bilinear_figure_theory_and_divergence():
     assert len(dashed) == 3
     gda_measured = np.asarray(fig.data[1].y, dtype=float)
     np.testing.assert_allclose(np.asarray(dashed[0].y, dtype=float), gda_measured, rtol=1e-10)
-    assert "сходится" in fig.layout.title.text and "GDA: не сходится" in fig.layout.title.text
+    assert ": сходится" in fig.layout.title.text and "GDA: расходится, ×" in fig.layout.title.text
     big = bilinear_figure(1.4, 400)
     assert big.layout.title.text.count("расходится") == 3
     assert all(np.isfinite(np.asarray(t.y, dtype=float)).all() for t in big.data)

@@ -178,7 +178,7 @@ def test_noise_floor_line_equals_problem_noise_floor(schedule_runs, linreg):
     r = linreg.A @ linreg.optimum - linreg.y
     sigma2 = float(np.mean((r[:, None] * linreg.A) ** 2 @ np.ones(2)))
     assert floor[0].y[0] == pytest.approx(linreg.L * sigma2 * 0.1 / (4 * linreg.mu), rel=1e-10)
-    assert "пол шума" in fig.layout.title.subtitle.text
+    assert "шумовое плато" in fig.layout.title.subtitle.text
     assert "b = 1" in fig.layout.title.text
 
 

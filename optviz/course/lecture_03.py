@@ -472,11 +472,11 @@ HEAVY_TAIL_SIZES = {
 }
 
 #: step-size ranges (log-spaced) of the comparison, wide enough that no best step sits on an edge
-HEAVY_TAIL_LRS = {"SGD": (0.3, 30.0), "SGD + момент 0.9": (0.03, 3.0), "Adam": (0.003, 0.3)}
+HEAVY_TAIL_LRS = {"SGD": (0.3, 30.0), "SGD + импульс 0.9": (0.03, 3.0), "Adam": (0.003, 0.3)}
 
 
 def heavy_tail_comparison(size: str = "cpu", *, a: float = 1.0, n_features: int = 32, batch_size: int = 64,
-                          methods=("SGD", "SGD + момент 0.9", "Adam"), device=None, cpu_threads: int | None = 1,
+                          methods=("SGD", "SGD + импульс 0.9", "Adam"), device=None, cpu_threads: int | None = 1,
                           **overrides):
     r"""SGD, SGD with momentum and Adam on Gaussian classes whose sizes follow :math:`n_k \propto k^{-a}`.
 
@@ -509,7 +509,7 @@ def heavy_tail_comparison(size: str = "cpu", *, a: float = 1.0, n_features: int 
     def factory(method, lr):
         if method == "Adam":
             return lambda p: Adam(p, lr=lr)
-        return lambda p: SGD(p, lr=lr, momentum=0.9 if "момент" in method else 0.0)
+        return lambda p: SGD(p, lr=lr, momentum=0.9 if "импульс" in method else 0.0)
 
     def fit(method, lr, seed):
         return train(mlp(dim, (), n_cls, seed=seed), factory(method, lr), data, epochs=cfg["epochs"],

@@ -77,7 +77,7 @@ MUON_COEFFS = (3.4445, -4.7750, 2.0315)
 CUBIC_COEFFS = (1.5, -0.5, 0.0)
 
 _COEFFS = {"muon": MUON_COEFFS, "cubic": CUBIC_COEFFS}
-_COEFF_LABELS = {"muon": "квинтика Muon (3.4445, −4.7750, 2.0315)", "cubic": "кубика Ньютона–Шульца (1.5, −0.5, 0)"}
+_COEFF_LABELS = {"muon": "многочлен пятой степени из Muon (3.4445, −4.7750, 2.0315)", "cubic": "многочлен третьей степени Ньютона–Шульца (1.5, −0.5, 0)"}
 
 
 @contextlib.contextmanager

@@ -233,7 +233,7 @@ def bilinear_figure(lr: float, steps: int = 150, z0=DEFAULT_Z0, methods: Sequenc
         elif rho < 1:
             verdict = f"сходится, ×{rho:.5f} за шаг"
         else:
-            verdict = f"не сходится, ×{rho:.5f} за шаг"
+            verdict = f"расходится, ×{rho:.5f} за шаг"
         notes.append(f"{label}: {verdict}")
     R = 2.2 * n0
     fig.update_layout(**LAYOUT_DEFAULTS)

@@ -134,7 +134,7 @@ def dro_path_figure(problem: DROToy | None = None, *, priors=("uniform", "invers
                            line=dict(color=path_colors[j], width=2.5), marker=dict(size=5),
                            hovertemplate="θ = (%{x:.3f}, %{y:.3f})<extra></extra>", **ref_l))
         traces.append(dict(type="scatter", x=[path["theta0"][0]], y=[path["theta0"][1]], mode="markers",
-                           name=f"τ = 0 (минимакс), {lab}", showlegend=False,
+                           name=f"τ = 0 (минимум худшей групповой потери), {lab}", showlegend=False,
                            marker=dict(symbol="diamond", size=12, color=path_colors[j],
                                        line=dict(width=1, color="white")), **ref_l))
         for g in range(p.n_groups):
@@ -146,7 +146,7 @@ def dro_path_figure(problem: DROToy | None = None, *, priors=("uniform", "invers
     erm = p.minimizers[0]
     far = [np.linalg.norm(path["theta0"] - erm) for path in paths]
     title = ("Решение DRO θ*(τ) уходит от ERM ★ при уменьшении τ"
-             f"<br><sup>размеры групп {', '.join(str(s) for s in p.group_sizes)}; расстояние от ERM до минимакса "
+             f"<br><sup>размеры групп {', '.join(str(s) for s in p.group_sizes)}; расстояние от ERM до минимума худшей групповой потери "
              f"(τ = 0): {', '.join(f'{PRIOR_LABELS.get(pr, pr)} — {fmt_num(d)}' for pr, d in zip(priors, far))}; "
              "справа π*(τ): сплошные — первое π̂, пунктир — второе</sup>")
     (x0, x1), (y0, y1) = p.window
@@ -407,7 +407,7 @@ def optimism_explorer(problem: DROToy | None = None, *, tau: float = 0.3, pi_lr:
     steps = check_int("steps", steps, 1, 5000)
     wide = {"description_width": "initial"}
     c = OrderedDict()
-    c["alpha"] = W.FloatSlider(value=float(alpha), min=0.0, max=2.0, step=0.1, description="отрицательный момент α",
+    c["alpha"] = W.FloatSlider(value=float(alpha), min=0.0, max=2.0, step=0.1, description="отрицательный импульс α",
                                style=wide, continuous_update=False)
     c["pi_lr"] = log_slider(float(pi_lr), 1e-2, 10.0, "шаг по π η_π", readout_format=".3g", steps=45)
     c["tau"] = log_slider(float(tau), 0.03, 10.0, "вес KL τ", readout_format=".3g", steps=50)

@@ -130,7 +130,7 @@ def make_methods() -> dict:
                           {"lr": lr, "weight_decay": LogUniform(1e-5, 1e-1)}, {"lr": 1e-3, "weight_decay": 1e-2},
                           "η и λ (β = (0.9, 0.999))"),
         Shampoo=BenchMethod("Shampoo", _shampoo, {"lr": lr}, {"lr": 1e-2},
-                            "η; β = (0.9, 1), прививка Adagrad, корни раз в 10 шагов"),
+                            "η; β = (0.9, 1), графтинг Adagrad, корни раз в 10 шагов"),
         L0L1GD=BenchMethod("L0L1GD", _l0l1, {"L0": LogUniform(0.1, 1e4), "L1": LogUniform(1e-2, 1e2)},
                            {"L0": 1.0, "L1": 1.0}, "L₀ и L₁: шаг 1/(L₀ + L₁‖∇f‖)"),
     )

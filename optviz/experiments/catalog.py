@@ -138,7 +138,7 @@ def sgd_momentum(*, momentum: float = 0.9, space=None, name: str = "SGD with mom
     def make(hp, ctx):
         return (lambda params: SGD(params, lr=hp["lr"], momentum=momentum, weight_decay=hp["weight_decay"])), None
 
-    return Method(name, make, _space("SGD with momentum", space), f"SGD с моментом {momentum:g}, ERM")
+    return Method(name, make, _space("SGD with momentum", space), f"SGD с импульсом {momentum:g}, ERM")
 
 
 # ------------------------------------------------------------------------------------------

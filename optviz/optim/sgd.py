@@ -35,7 +35,7 @@ class SGD(Optimizer):
         check_range("weight_decay", weight_decay, 0.0)
         if nesterov and (_is_zero(momentum) or not _is_zero(dampening)):
             raise ValueError(
-                "Момент Нестерова (nesterov=True) требует momentum > 0 и dampening = 0, "
+                "Импульс Нестерова (nesterov=True) требует momentum > 0 и dampening = 0, "
                 f"получено momentum={momentum!r}, dampening={dampening!r}."
             )
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,

@@ -131,8 +131,8 @@ class Shampoo(Optimizer):
         check_int("batch_dims", batch_dims, 0)
         if grafting is None and start_preconditioning_step > 1:
             raise ValueError(
-                "Параметр start_preconditioning_step > 1 требует привитого метода (grafting='adagrad' "
-                f"или 'adam'): до начала предобуславливания шаг делает он. Получено "
+                "Параметр start_preconditioning_step > 1 требует графтинга (grafting='adagrad' "
+                f"или 'adam'): до начала предобуславливания шаг делает метод графтинга. Получено "
                 f"start_preconditioning_step={start_preconditioning_step}, grafting=None."
             )
         defaults = dict(lr=lr, betas=(beta1, beta2), eps=eps, weight_decay=weight_decay,

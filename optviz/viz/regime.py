@@ -323,7 +323,7 @@ def regime_map(grid_result, problem, *, trace=None, title: str | None = None, he
         margin=dict(l=60, r=30, t=130 if trace is not None else 115, b=55),
         xaxis=dict(domain=d1, anchor="y", title=dict(text="шаг η (логарифмическая шкала)"), tickvals=ticks,
                    ticktext=ticktext, range=[float(X.min()), float(X.max())], showgrid=False, zeroline=False),
-        yaxis=dict(domain=[0.0, 1.0], anchor="x", title=dict(text="момент β"),
+        yaxis=dict(domain=[0.0, 1.0], anchor="x", title=dict(text="импульс β"),
                    range=[float(moms.min()), float(moms.max())], showgrid=False, zeroline=False),
     )
     if trace is not None:
@@ -372,7 +372,7 @@ def regime_map_mpl(grid_result, problem, *, title: str | None = None, figsize=(7
     ticks, ticktext = _decade_ticks(float(X.min()), float(X.max()))
     ax.set_xticks(ticks, ticktext)
     ax.set_xlabel("шаг η (логарифмическая шкала)")
-    ax.set_ylabel("момент β")
+    ax.set_ylabel("импульс β")
     ax.legend(loc="upper left", fontsize=9)
     text = title if title is not None else (_map_title(problem, grid_result).replace("<br><sup>", "\n")
                                             .replace("</sup>", "").replace(" (у GD", "\n(у GD"))

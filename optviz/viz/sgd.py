@@ -371,11 +371,11 @@ def sgd_schedule_figure(problem, traces: Mapping, *, title: str | None = None, s
         if kind == "constant":
             floor = noise_floor_of(problem, runs[0])
             if floor is None:
-                notes.append(f"оценка пола шума требует α < 1/(2μ) = {fmt_num(1 / (2 * problem.mu))}")
+                notes.append(f"оценка шумового плато требует α < 1/(2μ) = {fmt_num(1 / (2 * problem.mu))}")
                 continue
             floor_value = floor
             data.append(dict(type="scatter", x=[0, K], y=[floor, floor], mode="lines", meta="noise_floor",
-                             line=dict(color=color, dash="dash"), name=f"пол шума Lσ²α/(4μ) = {fmt_num(floor)}"))
+                             line=dict(color=color, dash="dash"), name=f"шумовое плато Lσ²α/(4μ) = {fmt_num(floor)}"))
             bound = (1 - 2 * lr * problem.mu) ** k * float(mean[0]) + floor
             data.append(dict(type="scatter", x=k, y=bound, mode="lines", line=dict(color=color, dash="dot", width=1),
                              name="оценка (1 − 2αμ)ᵏ(f₀ − f*) + пол"))
@@ -393,7 +393,7 @@ def sgd_schedule_figure(problem, traces: Mapping, *, title: str | None = None, s
     s2 = problem.sigma2() if b_max == 1 else problem.grad_variance(problem.optimum, b_max)
     sigma_note = f"L = {fmt_num(problem.L)}, μ = {fmt_num(problem.mu)}, σ² в минимуме (b = {b_max}) = {fmt_num(s2)}"
     if floor_value is not None:
-        sigma_note += (f"; пол шума Lσ²α/(4μ) = {fmt_num(floor_value)} (с σ² в минимуме теорема — оценка "
+        sigma_note += (f"; шумовое плато Lσ²α/(4μ) = {fmt_num(floor_value)} (с σ² в минимуме теорема — оценка "
                        "для малых α: вдали от минимума дисперсия градиента больше)")
     caption = "; ".join([sigma_note] + notes)
     layout = dict(LAYOUT_DEFAULTS)

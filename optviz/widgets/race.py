@@ -233,7 +233,7 @@ class RaceExplorer(Explorer):
                                          layout=W.Layout(width="190px"))
             c[f"lr_{key}"] = log_slider(lr, 1e-5, 10.0, "η", readout_format=".1e")
         c["momentum"] = W.FloatSlider(value=SHARED_DEFAULTS["momentum"], min=0.0, max=0.99, step=0.01,
-                                      description="момент β", style=wide)
+                                      description="импульс β", style=wide)
         c["beta1"] = W.FloatSlider(value=SHARED_DEFAULTS["beta1"], min=0.0, max=0.99, step=0.01, description="β₁", style=wide)
         c["beta2"] = W.FloatSlider(value=SHARED_DEFAULTS["beta2"], min=0.5, max=0.9999, step=0.0001, readout_format=".4f",
                                    description="β₂ (у RMSProp — α)", style=wide)
@@ -397,7 +397,7 @@ class MethodExplorer(Explorer):
         uses = RACE_METHODS[key][2]
         if "momentum" in uses:
             c["momentum"] = W.FloatSlider(value=SHARED_DEFAULTS["momentum"], min=0.0, max=0.99, step=0.001,
-                                          readout_format=".3f", description="момент β", style=wide)
+                                          readout_format=".3f", description="импульс β", style=wide)
         if "beta1" in uses:
             c["beta1"] = W.FloatSlider(value=SHARED_DEFAULTS["beta1"], min=0.0, max=0.99, step=0.01, description="β₁",
                                        style=wide)
@@ -452,7 +452,7 @@ class MethodExplorer(Explorer):
         meas = _measured_rate(trace)
         th_txt = fmt_num(th, 4) if th is not None else "— (нет формулы для этого метода и задачи)"
         if th is not None and th >= 1:
-            th_txt += " (≥ 1: не сходится)"
+            th_txt += " (≥ 1: расходится)"
         return f"скорость сходимости ошибки за шаг: теория {th_txt}, измерено {fmt_num(meas, 4)}"
 
     def _build(self, params):

@@ -65,7 +65,7 @@ class RegimeExplorer(Explorer):
         c["lr"] = log_slider(float(lr if lr is not None else a_star), 1e-6, 10.0, "шаг η", readout_format=".3g",
                              steps=140)
         c["momentum"] = W.FloatSlider(value=float(momentum if momentum is not None else b_star), min=0.0, max=0.99,
-                                      step=0.001, readout_format=".3f", description="момент β", style=wide)
+                                      step=0.001, readout_format=".3f", description="импульс β", style=wide)
         box = W.VBox([W.HBox([c["kappa"], c["steps"]]), W.HBox([c["lr"], c["momentum"]]),
                       W.HTML("<small>щелчок по клетке карты выбирает её (η, β)</small>")])
         super().__init__(c, self._build, controls_box=box,

@@ -63,7 +63,7 @@ for _task, _hint_buf, _hint_run in (
               dict(matrix=_spd(3, 20.0), center=_rng.standard_normal(3), x0=_rng.standard_normal(3), lr=0.04,
                    momentum=0.85, steps=25), steps=True, weight=2, hint=_hint_run),
     ]
-CHECKS.append(Check("momentum_step", "момент 0: шаг обычного градиентного спуска", "one_step",
+CHECKS.append(Check("momentum_step", "импульс 0: шаг обычного градиентного спуска", "one_step",
                     _one(4, 0.2, 0.0, False), hint="при μ = 0 метод — обычный градиентный спуск: b = g"))
-CHECKS.append(Check("nesterov_step", "большой момент 0.99", "one_step", _one(6, 0.01, 0.99, False),
+CHECKS.append(Check("nesterov_step", "большой импульс 0.99", "one_step", _one(6, 0.01, 0.99, False),
                     hint=_hint_buf))

@@ -64,7 +64,7 @@ def _ref_catch_up(G, quintic_steps):
     for k, X in enumerate(newton_schulz(G, MAX_CUBIC_STEPS, CUBIC)):
         if _min_singular(X) >= target:
             return k
-    raise ValueError("кубика не догнала квинтику за отведённое число итераций")
+    raise ValueError("многочлен третьей степени не догнал многочлен пятой степени за отведённое число итераций")
 
 
 REFERENCES = {"newton_schulz_iterate": _ref_newton_schulz, "muon_step": _ref_muon_step,
@@ -90,7 +90,7 @@ def _ls(samples: int, m: int, n: int):
 _NS_HINT = "X₀ = G/‖G‖_F, затем X ← aX + b(XXᵀ)X + c(XXᵀ)²X; ровно steps итераций"
 
 CHECKS = [
-    Check("newton_schulz_iterate", "квинтика, случайная высокая матрица", "ns_path",
+    Check("newton_schulz_iterate", "многочлен пятой степени, случайная высокая матрица", "ns_path",
           dict(G=_rng.standard_normal((6, 4)), steps=5, coeffs=_MUON), steps=True, rtol=1e-8, atol=1e-11, hint=_NS_HINT),
     Check("newton_schulz_iterate", "другие коэффициенты, широкая матрица", "ns_path",
           dict(G=_rng.standard_normal((3, 7)), steps=4, coeffs=(2.0, -1.5, 0.5)), steps=True, rtol=1e-8, atol=1e-11,
@@ -98,7 +98,7 @@ CHECKS = [
     Check("newton_schulz_iterate", "плохо обусловленная матрица, 10 итераций", "ns_path",
           dict(G=_spectrum(10, 10, np.geomspace(5.0, 5e-3, 10)), steps=10, coeffs=_MUON), steps=True, weight=2,
           rtol=1e-7, atol=1e-10, hint="нормируйте по норме Фробениуса, а не по наибольшему элементу"),
-    Check("newton_schulz_iterate", "кубика на матрице с равными сингулярными числами", "ns_path",
+    Check("newton_schulz_iterate", "многочлен третьей степени на матрице с равными сингулярными числами", "ns_path",
           dict(G=_spectrum(5, 3, [2.0, 2.0, 2.0]), steps=6, coeffs=_CUBIC), steps=True, rtol=1e-8, atol=1e-11,
           hint=_NS_HINT),
     Check("muon_step", "первый шаг, широкая матрица, weight decay", "one_step",
@@ -109,7 +109,7 @@ CHECKS = [
           dict(W=_rng.standard_normal((6, 2)), G=_rng.standard_normal((6, 2)), buf=_rng.standard_normal((6, 2)), lr=0.02,
                momentum=0.9, weight_decay=0.0), rtol=1e-7, atol=1e-10,
           hint="буфер — экспоненциальное среднее B ← μB + (1 − μ)G; ортогонализуется (1 − μ)G + μB, не сам буфер"),
-    Check("muon_step", "момент 0", "one_step",
+    Check("muon_step", "импульс 0", "one_step",
           dict(W=_rng.standard_normal((4, 4)), G=_rng.standard_normal((4, 4)), buf=_rng.standard_normal((4, 4)), lr=0.1,
                momentum=0.0, weight_decay=0.0), rtol=1e-7, atol=1e-10,
           hint="при μ = 0 шаг Muon — это −lr·NS₅(G)"),
@@ -118,11 +118,11 @@ CHECKS = [
           weight=2, rtol=1e-6, atol=1e-9, hint="следующий шаг должен получить обновлённый буфер"),
     Check("cubic_catch_up", "случайная матрица, σ_max/σ_min = 50", "catch_up",
           dict(G=_spectrum(8, 5, np.geomspace(1.0, 0.02, 5)), quintic_steps=5), rtol=0.0, atol=0.1,
-          hint="цель — наименьшее сингулярное число после quintic_steps итераций квинтики"),
+          hint="цель — наименьшее сингулярное число после quintic_steps итераций многочлена пятой степени"),
     Check("cubic_catch_up", "очень плохо обусловленная матрица", "catch_up",
           dict(G=_spectrum(4, 6, np.geomspace(3.0, 3e-3, 4)), quintic_steps=5), rtol=0.0, atol=0.1,
-          hint="считайте итерации кубики с k = 0 и остановитесь на первом k, где σ_min ≥ цели"),
-    Check("cubic_catch_up", "две итерации квинтики", "catch_up",
+          hint="считайте итерации многочлена третьей степени с k = 0 и остановитесь на первом k, где σ_min ≥ цели"),
+    Check("cubic_catch_up", "две итерации многочлена пятой степени", "catch_up",
           dict(G=_spectrum(7, 7, np.geomspace(1.0, 0.05, 7)), quintic_steps=2), rtol=0.0, atol=0.1,
-          hint="число итераций квинтики берите из аргумента"),
+          hint="число итераций многочлена пятой степени берите из аргумента"),
 ]

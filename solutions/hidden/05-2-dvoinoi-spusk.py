@@ -59,7 +59,7 @@ CHECKS = [
           dict(**_data(15), degree=14), rtol=1e-7, atol=1e-9,
           hint="на пороге матрица плохо обусловлена — не отбрасывайте сингулярные числа слишком грубо"),
     Check("min_norm_fit_svd", "сильная перепараметризация", "fit", dict(**_data(20), degree=60), rtol=1e-7,
-          atol=1e-10, hint="при d + 1 > n нужен тонкий SVD и решение с минимальной нормой"),
+          atol=1e-10, hint="при d + 1 > n нужно экономное SVD и решение с минимальной нормой"),
     Check("min_norm_fit_svd", "обычный МНК, точек больше, чем коэффициентов", "fit", dict(**_data(30), degree=4),
           rtol=1e-8, atol=1e-10, hint="признаки — многочлены Лежандра P₀ … P_d"),
     Check("min_norm_fit_svd", "степень 0: константа", "fit", dict(**_data(7), degree=0), rtol=1e-8, atol=1e-10,

@@ -66,7 +66,7 @@ def _figure(nesterov: bool) -> Figure:
         name = "Нестерова" if nesterov else "тяжёлого шарика"
         return race_figure(_FIG_Q, reference["x"], student["x"],
                            f"Метод {name} на квадратичной функции κ = 30: lr = {_FIG_HYPER['lr']}, "
-                           f"момент {_FIG_HYPER['momentum']}", reference_label="эталон: torch.optim.SGD")
+                           f"импульс {_FIG_HYPER['momentum']}", reference_label="эталон: torch.optim.SGD")
     inputs = dict(matrix=_FIG_Q.matrix, center=_FIG_Q.center, x0=_FIG_Q.start, steps=40, **_FIG_HYPER)
     return Figure("quadratic_run", inputs, draw)
 
@@ -91,7 +91,7 @@ EXERCISE = Exercise(
     id="01-1-moment-nesterov",
     title="Шаг тяжёлого шарика и Нестерова",
     tasks=[
-        Task("momentum_step", "Шаг метода тяжёлого шарика (SGD с моментом)", _DRIVERS,
+        Task("momentum_step", "Шаг метода тяжёлого шарика (SGD с импульсом)", _DRIVERS,
              _public("momentum_step", "буфер обновляется как b ← μ·b + g, без множителя (1 − μ)",
                      "шаг делается вдоль нового буфера: x ← x − lr·b"),
              figure=_figure(False), forbid=RULES),

@@ -63,8 +63,8 @@ def floor(fn, *, A, y, lr, b):
     """Driver of ``noise_floor_bound``: ``{"floor": Lσ_b²α/(4μ)}``."""
     v = fn(np.array(A, dtype=np.float64), np.array(y, dtype=np.float64).reshape(-1), float(lr), int(b))
     if v is None:
-        raise AnswerError("функция должна вернуть число — уровень пола шума, а вернула None")
-    return {"floor": as_float_array(v, "пол шума", ())}
+        raise AnswerError("функция должна вернуть число — оценку шумового плато, а вернула None")
+    return {"floor": as_float_array(v, "шумовое плато", ())}
 
 
 # -- figure -------------------------------------------------------------------------------------
@@ -118,7 +118,7 @@ _BATCHES = np.array([[0, 3], [5, 1], [2, 4], [1, 0], [3, 2], [4, 5]])
 
 EXERCISE = Exercise(
     id="02-2-pol-shuma",
-    title="Пол шума и убывающий шаг SGD",
+    title="Шумовое плато и убывающий шаг SGD",
     tasks=[
         Task("decreasing_step", "Убывающий шаг (2k+1)/(2μ(k+1)²), ограниченный α₀",
              {"schedule": schedule}, [
@@ -139,7 +139,7 @@ EXERCISE = Exercise(
                        steps=True, weight=2,
                        hint="на шаге k используйте k-й батч и k-й шаг; первая строка ответа — x0"),
              ], figure=_SGD_FIGURE, forbid=SGD_RULES),
-        Task("noise_floor_bound", "Пол шума Lσ_b²α/(4μ) для батча размера b",
+        Task("noise_floor_bound", "Оценка шумового плато Lσ_b²α/(4μ) для батча размера b",
              {"floor": floor}, [
                  Check("noise_floor_bound", "b = 1", "floor", dict(A=_A, y=_Y, lr=0.1, b=1), rtol=1e-8,
                        hint="μ и L — крайние собственные числа AᵀA/n; σ² = (1/n)Σ‖∇fᵢ(x*)‖² считается в минимуме x*"),

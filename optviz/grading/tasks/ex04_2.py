@@ -114,7 +114,7 @@ def _draw_ns(reference, student):
     fig.add_hrect(y0=0.7, y1=1.2, fillcolor="#2ca02c", opacity=0.08, line_width=0)
     fig.update_layout(**LAYOUT_DEFAULTS)
     fig.update_layout(height=420, xaxis_title="итерация j", yaxis=dict(type="log", title="сингулярные числа X_j"),
-                      title="Квинтика Muon: сингулярные числа итератов для матрицы 12×8, σ_max/σ_min = 100")
+                      title="Многочлен пятой степени из Muon: сингулярные числа итератов для матрицы 12×8, σ_max/σ_min = 100")
     return fig
 
 
@@ -148,7 +148,7 @@ def _draw_muon(reference, student):
     fig.update_layout(**LAYOUT_DEFAULTS)
     fig.update_layout(height=420, xaxis_title="шаг", yaxis=dict(type="log", title="потеря (1/2N)‖XW − Y‖²"),
                       title=f"Muon на одной матрице весов 8×4: lr = {_MUON_HYPER['lr']}, "
-                            f"момент {_MUON_HYPER['momentum']}")
+                            f"импульс {_MUON_HYPER['momentum']}")
     return fig
 
 
@@ -166,10 +166,10 @@ EXERCISE = Exercise(
     title="Итерация Ньютона–Шульца и шаг Muon",
     tasks=[
         Task("newton_schulz_iterate", "Итерация Ньютона–Шульца", {"ns_path": ns_path}, [
-            Check("newton_schulz_iterate", "квинтика Muon, матрица 3×2, 0…5 итераций", "ns_path",
+            Check("newton_schulz_iterate", "многочлен пятой степени из Muon, матрица 3×2, 0…5 итераций", "ns_path",
                   dict(G=_G32, steps=5, coeffs=MUON), steps=True, rtol=1e-9, atol=1e-12,
                   hint="X₀ = G/‖G‖_F (норма Фробениуса), затем X ← aX + b(XXᵀ)X + c(XXᵀ)²X"),
-            Check("newton_schulz_iterate", "кубика (1.5, −0.5, 0), широкая матрица 2×4", "ns_path",
+            Check("newton_schulz_iterate", "многочлен третьей степени (1.5, −0.5, 0), широкая матрица 2×4", "ns_path",
                   dict(G=_G_WIDE, steps=8, coeffs=CUBIC), steps=True, rtol=1e-9, atol=1e-12,
                   hint="итерация должна работать для любых коэффициентов (a, b, c), в том числе c = 0"),
         ], figure=_NS_FIGURE, forbid=RULES),
@@ -178,7 +178,7 @@ EXERCISE = Exercise(
                  Check("muon_step", "первый шаг из нулевого буфера, матрица 3×2", "one_step",
                        dict(W=np.zeros((3, 2)), G=_G32, buf=np.zeros((3, 2)), lr=0.1, momentum=0.95, weight_decay=0.0),
                        rtol=1e-8, atol=1e-11,
-                       hint="для высокой матрицы m×n шаг умножается на √max(1, m/n); направление — 5 итераций квинтики"),
+                       hint="для высокой матрицы m×n шаг умножается на √max(1, m/n); направление — 5 итераций многочлена пятой степени"),
                  Check("muon_step", "шаг с накопленным буфером и weight decay", "one_step",
                        dict(W=[[1.0, -0.5, 0.2], [0.3, 0.8, -1.0]], G=[[0.2, 0.1, -0.4], [0.5, -0.3, 0.0]],
                             buf=[[0.1, 0.0, -0.2], [0.3, -0.1, 0.1]], lr=0.02, momentum=0.9, weight_decay=0.1),
@@ -190,15 +190,15 @@ EXERCISE = Exercise(
                             lr=0.05, momentum=0.9, weight_decay=0.0, steps=15), steps=True, weight=2, rtol=1e-7,
                        atol=1e-10, hint="верните обновлённый буфер: следующий шаг должен его получить"),
              ], figure=_MUON_FIGURE, forbid=RULES),
-        Task("cubic_catch_up", "Сколько итераций кубике нужно, чтобы догнать квинтику",
+        Task("cubic_catch_up", "Сколько итераций многочлена третьей степени нужно, чтобы догнать многочлен пятой степени",
              {"catch_up": catch_up}, [
                  Check("cubic_catch_up", "диагональная матрица с σ от 1 до 0.01", "catch_up",
                        dict(G=np.diag([1.0, 0.1, 0.01]), quintic_steps=5), rtol=0.0, atol=0.1,
-                       hint="сравнивайте наименьшее сингулярное число X_k кубики с наименьшим у X₅ квинтики; k = 0 — "
+                       hint="сравнивайте наименьшее сингулярное число X_k многочлена третьей степени с наименьшим у X₅ многочлена пятой степени; k = 0 — "
                             "это сама нормированная G"),
-                 Check("cubic_catch_up", "матрица 3×2 из лекции, 3 итерации квинтики", "catch_up",
+                 Check("cubic_catch_up", "матрица 3×2 из лекции, 3 итерации многочлена пятой степени", "catch_up",
                        dict(G=_G32, quintic_steps=3), rtol=0.0, atol=0.1,
-                       hint="нужно наименьшее k, при котором σ_min кубики уже не меньше цели"),
+                       hint="нужно наименьшее k, при котором σ_min для многочлена третьей степени уже не меньше цели"),
              ], forbid=RULES),
     ],
 )

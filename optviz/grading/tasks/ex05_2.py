@@ -105,10 +105,10 @@ EXERCISE = Exercise(
             Check("min_norm_fit_svd", "6 точек, степень 3 (обычный МНК)", "fit", dict(x=_X6, y=_Y6, degree=3),
                   rtol=1e-8, atol=1e-10, hint="признаки — многочлены Лежандра P₀ … P_d (legendre.legvander)"),
             Check("min_norm_fit_svd", "6 точек, степень 5 (порог интерполяции)", "fit", dict(x=_X6, y=_Y6, degree=5),
-                  rtol=1e-7, atol=1e-9, hint="c = V·diag(1/s)·Uᵀy по тонкому SVD матрицы признаков"),
+                  rtol=1e-7, atol=1e-9, hint="c = V·diag(1/s)·Uᵀy по экономному SVD матрицы признаков"),
             Check("min_norm_fit_svd", "6 точек, степень 12 (коэффициентов больше, чем точек)", "fit",
                   dict(x=_X6, y=_Y6, degree=12), rtol=1e-7, atol=1e-10,
-                  hint="используйте тонкое SVD (full_matrices=False): решение с минимальной нормой, а не любое"),
+                  hint="используйте экономное SVD (full_matrices=False): решение с минимальной нормой, а не любое"),
         ], forbid=LECTURE_RULES),
         Task("gd_from_zero", "Градиентный спуск из нуля на недоопределённой задаче",
              {"gd_path": gd_path}, [
