@@ -151,7 +151,7 @@ def main():
     setprofile = sys.setprofile
     threading_profile = threading.setprofile
     setitimer, itimer_prof = signal.setitimer, signal.ITIMER_PROF
-    process_time, send, dump, from_plain = time.process_time, _send, wire.dump, wire.from_plain
+    process_time = time.process_time
 
     def record(what):
         if len(state["violations"]) < 20 and what not in state["violations"]:
@@ -200,6 +200,15 @@ def main():
                 raise _Denied("чтение исходного кода запрещённого модуля")
 
     sys.addaudithook(audit)
+
+    def profiling(hook):
+        """Install (or remove, ``None``) the guard's profile function; the audit hook lets only this pass."""
+        state["internal"] = True
+        try:
+            setprofile(hook)
+            threading_profile(hook)
+        finally:
+            state["internal"] = False
     start_new = _thread.start_new_thread
 
     def guarded_start(function, args, kwargs=None):
@@ -307,23 +316,13 @@ def main():
         cpu0 = process_time()
 
         def call():
-            state["internal"] = True
-            try:
-                setprofile(profile)
-                threading_profile(profile)
-            finally:
-                state["internal"] = False
+            profiling(profile)
             state["task"] = task_id
             try:
                 return fn(*args, **kwargs)
             finally:
                 state["task"] = None
-                state["internal"] = True
-                try:
-                    setprofile(None)
-                    threading_profile(None)
-                finally:
-                    state["internal"] = False
+                profiling(None)
 
         ok, res = limited(call, req.get("budget", 10.0))
         state["task"] = None

@@ -185,6 +185,12 @@ def _grade(res: SubmissionResult, path: Path, cells: list[str], bundle: Exercise
                 break
             cell_errors = dict(rep.errors)
             died = False
+
+            def skip_rest(task_id: str, what: str) -> None:
+                """The checks of ``task_id`` not yet run fail: the previous one ``what``."""
+                for j in pending:
+                    if j not in outcomes and checks[j].task == task_id:
+                        outcomes[j] = ("error", f"не проверялось: предыдущая проверка этого задания {what}")
             for k in list(pending):
                 if _STOP.is_set():
                     raise GradingStopped()
@@ -207,10 +213,7 @@ def _grade(res: SubmissionResult, path: Path, cells: list[str], bundle: Exercise
                 except SandboxDied as err:
                     outcomes[k] = ("error", str(err))
                     last_reason = str(err)
-                    for j in pending:
-                        if j != k and j not in outcomes and checks[j].task == c.task:
-                            outcomes[j] = ("error", "не проверялось: предыдущая проверка этого задания "
-                                                    "остановила процесс")
+                    skip_rest(c.task, "остановила процесс")
                     died = True
                 except AnswerError:
                     outcomes[k] = ("error", "ответ не того вида (AnswerError)")
@@ -223,11 +226,8 @@ def _grade(res: SubmissionResult, path: Path, cells: list[str], bundle: Exercise
                                  detail=False) is None
                     outcomes[k] = ("pass", "") if ok else ("wrong", "неверный результат")
                 runtime[c.task] += [v for v in proxy.violations if v not in runtime[c.task]]
-                if k in outcomes and outcomes[k][0] == "error" and outcomes[k][1].startswith("превышен лимит времени"):
-                    for j in pending:
-                        if j != k and j not in outcomes and checks[j].task == c.task:
-                            outcomes[j] = ("error", "не проверялось: предыдущая проверка этого задания превысила "
-                                                    "лимит времени")
+                if outcomes[k][1].startswith("превышен лимит времени"):
+                    skip_rest(c.task, "превысила лимит времени")
                 if died:
                     break
             pending = [k for k in pending if k not in outcomes]

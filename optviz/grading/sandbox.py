@@ -77,11 +77,19 @@ class SandboxDied(Exception):
 
 
 class StudentError(Exception):
-    """The student's function raised; ``args[0]`` is the exception's type name (nothing else)."""
+    """The student's function raised; ``args[0]`` is the exception's type name (nothing else);
+    ``violations``: the rule violations the guard saw during the call."""
+
+    def __init__(self, word: str, violations: list[str] | None = None):
+        super().__init__(word)
+        self.violations = list(violations or [])
 
 
-class StudentTimeout(Exception):
+class StudentTimeout(StudentError):
     """The student's function ran out of its CPU time."""
+
+    def __init__(self, violations: list[str] | None = None):
+        super().__init__("timeout", violations)
 
 
 class StudentMissing(Exception):
@@ -140,6 +148,8 @@ class Session:
         self._cpu_boot = 0.0
         self._tmp: tempfile.TemporaryDirectory | None = None
         self._in_w = self._out_r = -1
+        self._sel: selectors.BaseSelector | None = None
+        self._cpu_checked = 0.0
 
     # -- process --------------------------------------------------------------------------------
 
@@ -185,6 +195,8 @@ class Session:
             os.close(in_r)
             os.close(out_w)
         self._in_w, self._out_r = in_w, out_r
+        self._sel = selectors.DefaultSelector()
+        self._sel.register(out_r, selectors.EVENT_READ)
         with _SESSIONS_LOCK:
             _SESSIONS.add(self)
         cpu_limit = int(self.limits.timeout) + 120  # the warm-up imports come first
@@ -229,16 +241,12 @@ class Session:
             if now > deadline or now > self._start + self.limits.wall:
                 self.kill(f"превышен лимит времени по часам ({self.limits.wall:g} с на процесс)")
                 raise SandboxDied(self.reason())
-            if self._over_cpu():
-                self.kill(f"превышен лимит процессорного времени ({self.limits.timeout:g} с на работу)")
-                raise SandboxDied(self.reason())
-            sel = selectors.DefaultSelector()
-            sel.register(self._out_r, selectors.EVENT_READ)
-            try:
-                ready = sel.select(timeout=0.25)
-            finally:
-                sel.close()
-            if ready:
+            if now - self._cpu_checked > 0.5:   # a file read: not on every message
+                self._cpu_checked = now
+                if self._over_cpu():
+                    self.kill(f"превышен лимит процессорного времени ({self.limits.timeout:g} с на работу)")
+                    raise SandboxDied(self.reason())
+            if self._sel.select(timeout=0.25):
                 try:
                     chunk = os.read(self._out_r, 1 << 16)
                 except OSError:
@@ -323,6 +331,9 @@ class Session:
                 pass
         if self.cgroup is not None:
             self.cgroup.remove()
+        if self._sel is not None:
+            self._sel.close()
+            self._sel = None
         for fd in (self._in_w, self._out_r):
             try:
                 os.close(fd)
@@ -395,15 +406,11 @@ class Session:
             if msg.get("timeout"):
                 raise StudentTimeout(violations)
             if "error" in msg:
-                err = StudentError(_safe_word(msg.get("error")))
-                err.violations = violations
-                raise err
+                raise StudentError(_safe_word(msg.get("error")), violations)
             try:
                 value = wire.from_plain(msg.get("ok"))
             except wire.WireError:
-                err = StudentError("AnswerError")
-                err.violations = violations
-                raise err from None
+                raise StudentError("AnswerError", violations) from None
             return value, max(0.0, float(cpu)), violations
 
     def _serve_callback(self, msg, callbacks) -> None:
@@ -456,13 +463,15 @@ class RemoteFunction:
 
     def __call__(self, *args, **kwargs):
         if self.budget <= 0:
-            raise StudentTimeout([])
+            raise StudentTimeout()
         try:
             value, cpu, violations = self.session.call(self.task, args, kwargs, self.budget)
-        except (StudentError, StudentTimeout) as err:
-            vs = getattr(err, "violations", None) or (err.args[0] if isinstance(err, StudentTimeout) and err.args else [])
-            self.violations += [v for v in vs if v not in self.violations]
+        except StudentError as err:   # a timeout too
+            self._note(err.violations)
             raise
-        self.violations += [v for v in violations if v not in self.violations]
+        self._note(violations)
         self.budget -= cpu
         return value
+
+    def _note(self, violations: list[str]) -> None:
+        self.violations += [v for v in violations if v not in self.violations]

@@ -27,7 +27,6 @@ compares the plain numbers it receives.
 from __future__ import annotations
 
 import json
-import math
 
 import numpy as np
 
@@ -59,8 +58,6 @@ def to_plain(value, callbacks: list | None = None, _depth: int = 0, _count: list
         raise WireError("значение слишком большое")
     if value is None or type(value) in (bool, int, float, str):
         return value
-    if isinstance(value, bool):
-        return bool(value)
     if isinstance(value, np.ndarray):
         dt = _dtype_name(value.dtype)
         if dt not in _DTYPES:
@@ -70,11 +67,7 @@ def to_plain(value, callbacks: list | None = None, _depth: int = 0, _count: list
                 value, dt = value.astype(np.int64), "int64"
             else:
                 raise WireError(f"массив с типом элементов {value.dtype} не поддерживается")
-        if value.size + count[0] > MAX_ITEMS:
-            raise WireError("массив слишком большой")
-        count[0] += int(value.size)
-        flat = np.asarray(value).reshape(-1)
-        return {"a": dt, "s": [int(n) for n in value.shape], "d": flat.tolist()}
+        return _array("a", dt, value.shape, np.asarray(value).reshape(-1).tolist, count)
     if isinstance(value, np.generic):
         dt = _dtype_name(value.dtype)
         if dt not in _DTYPES:
@@ -107,16 +100,21 @@ def to_plain(value, callbacks: list | None = None, _depth: int = 0, _count: list
         dt = _dtype_name(t.dtype)
         if dt not in _TORCH_DTYPES:
             raise WireError(f"тензор с типом элементов {t.dtype} не поддерживается")
-        if t.numel() + count[0] > MAX_ITEMS:
-            raise WireError("тензор слишком большой")
-        count[0] += int(t.numel())
         flat = t.reshape(-1)
-        data = flat.float().tolist() if dt == "bfloat16" else flat.tolist()
-        return {"T": dt, "s": [int(n) for n in t.shape], "d": data}
+        return _array("T", dt, t.shape, flat.float().tolist if dt == "bfloat16" else flat.tolist, count)
     if callable(value) and callbacks is not None:
         callbacks.append(value)
         return {"f": len(callbacks) - 1}
     raise WireError(f"значение типа {type(value).__name__} не является числом, массивом или их набором")
+
+
+def _array(tag: str, dt: str, shape, flat_list, count: list) -> dict:
+    """``{tag: dtype, "s": shape, "d": flat data}``; ``flat_list()`` is called only within the size limit."""
+    size = int(np.prod(shape, dtype=np.int64)) if len(shape) else 1
+    if size + count[0] > MAX_ITEMS:
+        raise WireError("массив слишком большой")
+    count[0] += size
+    return {tag: dt, "s": [int(n) for n in shape], "d": flat_list()}
 
 
 def _is_tensor(value) -> bool:
@@ -215,15 +213,3 @@ def load(line: str | bytes, callback=None):
         raise WireError("сообщение не читается") from None
     return from_plain(data, callback)
 
-
-def finite(value) -> bool:
-    """Whether every number in a decoded value is finite."""
-    if isinstance(value, (list, tuple)):
-        return all(finite(v) for v in value)
-    if isinstance(value, dict):
-        return all(finite(v) for v in value.values())
-    if isinstance(value, float):
-        return math.isfinite(value)
-    if isinstance(value, np.ndarray) and value.dtype.kind == "f":
-        return bool(np.isfinite(value).all())
-    return True
